@@ -1,0 +1,79 @@
+// `npm test`: every test tier, each reporting how many tests ran.
+//   1. unit     – vitest in Node
+//   2. browser  – vitest in real Chromium (WebGPU via the GPU or SwiftShader, real IndexedDB)
+//   3. e2e      – Playwright on the built app served locally
+// Before them, the type checker (svelte-check over TypeScript and Svelte) must pass.
+// Options: --only unit|browser|e2e (repeatable). With CI=true a missing Chromium is a failure;
+// otherwise the browser tiers are skipped with a warning.
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { ensureDependencies, run } from './setup.mjs';
+import { findChromium } from './chromium.mjs';
+
+const argv = process.argv.slice(2);
+const only = argv.flatMap((a, i) => (a === '--only' ? [argv[i + 1]] : []));
+const wanted = (tier) => only.length === 0 || only.includes(tier);
+const CI = /^(1|true)$/i.test(process.env.CI ?? '');
+
+ensureDependencies();
+
+const chromium = findChromium();
+if (!chromium && (wanted('browser') || wanted('e2e'))) {
+  const msg = 'No Chromium/Chrome found (set CHROME_PATH, or install chromium: apt-get install -y chromium).';
+  if (CI) {
+    console.error(`FAIL: ${msg}`);
+    process.exit(1);
+  }
+  console.warn(`WARNING: ${msg} Skipping the browser and end-to-end tiers.`);
+}
+const env = chromium ? { CHROME_PATH: chromium } : {};
+
+const RESULTS = 'test-results';
+rmSync(RESULTS, { recursive: true, force: true });
+mkdirSync(RESULTS, { recursive: true });
+
+const tiers = [];
+let typeErrors = 0;
+if (only.length === 0) {
+  console.log('Type-checking (svelte-check)…');
+  typeErrors = run('npx', ['svelte-check', '--tsconfig', './tsconfig.json', '--threshold', 'error'], { allowFailure: true }) === 0 ? 0 : 1;
+}
+function vitestTier(name, project) {
+  const out = `${RESULTS}/${name}.json`;
+  const code = run('npx', ['vitest', 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${out}`], { env, allowFailure: true });
+  const counts = readCounts(out, (r) => ({ passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests }));
+  tiers.push({ name, code, ...counts });
+}
+
+if (wanted('unit')) vitestTier('unit', 'unit');
+if (chromium && wanted('browser')) vitestTier('browser', 'browser');
+if (chromium && wanted('e2e')) {
+  run('npx', ['vite', 'build', '--logLevel', 'warn']);
+  const code = run('npx', ['playwright', 'test'], { env, allowFailure: true });
+  const counts = readCounts(`${RESULTS}/e2e.json`, (r) => ({
+    passed: r.stats.expected + r.stats.flaky,
+    failed: r.stats.unexpected,
+    skipped: r.stats.skipped,
+  }));
+  tiers.push({ name: 'e2e', code, ...counts });
+}
+
+function readCounts(file, pick) {
+  try {
+    return pick(JSON.parse(readFileSync(file, 'utf8')));
+  } catch {
+    return { passed: 0, failed: 1, skipped: 0, note: `no report at ${file}` };
+  }
+}
+
+console.log('\n── SPaR Lab tests ──');
+let total = { passed: 0, failed: typeErrors, skipped: 0 };
+if (only.length === 0) console.log(`types    ${typeErrors ? 'FAILED (see svelte-check above)' : 'ok'}`);
+for (const t of tiers) {
+  // A tier that exits non-zero with no failing test (a crash, an unhandled error) still fails.
+  const failed = t.failed || (t.code !== 0 ? 1 : 0);
+  console.log(`${t.name.padEnd(8)} ${t.passed} passed, ${failed} failed, ${t.skipped} skipped${t.code !== 0 ? `  (exit ${t.code})` : ''}${t.note ? `  ${t.note}` : ''}`);
+  total = { passed: total.passed + t.passed, failed: total.failed + failed, skipped: total.skipped + t.skipped };
+}
+if (total.passed === 0 && total.failed === 0) total.failed = 1; // running no test is a failure
+console.log(`tests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+process.exit(total.failed > 0 ? 1 : 0);
