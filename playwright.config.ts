@@ -2,7 +2,8 @@ import { defineConfig } from '@playwright/test';
 // @ts-expect-error plain ESM helper shared with the test scripts
 import { findChromium, CHROMIUM_ARGS } from './scripts/chromium.mjs';
 
-const PORT = 4173;
+// E2E_PORT lets several checkouts run their e2e tests side by side.
+const PORT = Number(process.env.E2E_PORT ?? 4173);
 
 // End-to-end tests drive the built app (`vite build` output) served by `vite preview`.
 export default defineConfig({
