@@ -20,6 +20,8 @@ export interface FileSource {
   read(path: string, onProgress?: ReadProgress): Promise<Uint8Array>;
   /** Size in bytes without reading the file, or null when the source cannot tell cheaply. */
   size(path: string): Promise<number | null>;
+  /** Bytes [start, end) of a file without reading all of it (safetensors headers, before a download). */
+  readRange?(path: string, start: number, end: number): Promise<Uint8Array>;
 }
 
 export type FileMap = Record<string, Uint8Array>;
@@ -57,6 +59,11 @@ export function memorySource(files: FileMap, label = 'in-memory files'): FileSou
     async size(path) {
       return files[path]?.byteLength ?? null;
     },
+    async readRange(path, start, end) {
+      const f = files[path];
+      if (!f) throw missingFile(this, path);
+      return f.subarray(start, Math.min(end, f.byteLength));
+    },
   };
 }
 
@@ -86,6 +93,11 @@ export function browserFilesSource(files: Iterable<File>, label = 'chosen files'
     },
     async size(path) {
       return byPath.get(path)?.size ?? null;
+    },
+    async readRange(path, start, end) {
+      const f = byPath.get(path);
+      if (!f) throw missingFile(this, path);
+      return new Uint8Array(await f.slice(start, end).arrayBuffer());
     },
   };
 }

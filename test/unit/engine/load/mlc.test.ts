@@ -24,7 +24,7 @@ function byName(w: ModelWeights): Map<string, Tensor> {
 function withCache(files: FileMap, edit: (c: TensorCache) => void): FileMap {
   const cache = dec(files['tensor-cache.json']) as TensorCache;
   edit(cache);
-  const out = { ...files, 'tensor-cache.json': enc(cache) };
+  const out: FileMap = { ...files, 'tensor-cache.json': enc(cache) };
   delete out['ndarray-cache.json'];
   return out;
 }
