@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CpuModel } from '../../../src/engine/cpu/model';
-import { browserFilesSource } from '../../../src/engine/load/files';
+import { browserFilesSource, filesFromDataTransfer } from '../../../src/engine/load/files';
 import { LAB_MODEL_CACHE, hubSource } from '../../../src/engine/load/fetch';
 import { loadModel } from '../../../src/engine/load/model';
 import { tinyHfFiles, tinyMlcFiles } from '../../../src/engine/tiny/tiny';
@@ -47,5 +47,17 @@ describe('model loading in the browser', () => {
     const model = new CpuModel(m.weights);
     const [g] = model.generate(m.tokenizer.encode('The sea'), { temperature: 0, maxTokens: 4 });
     expect(g.tokens.length).toBeGreaterThan(0);
+  });
+
+  it('loads dropped files (a DataTransfer) and path/file pairs', async () => {
+    const files = tinyMlcFiles({ arch: 'qwen2', quantization: 'q0f32' });
+    const dt = new DataTransfer();
+    for (const [path, body] of Object.entries(files)) dt.items.add(new File([body.slice()], path));
+    const dropped = await filesFromDataTransfer(dt);
+    expect(dropped.map((d) => d.path).sort()).toEqual(Object.keys(files).sort());
+    const m = await loadModel(browserFilesSource(dropped, 'dropped files'));
+    expect(m.quantization).toBe('q0f32');
+    const nested = dropped.map(({ path, file }) => ({ path: `Tiny/${path}`, file }));
+    expect((await loadModel(browserFilesSource(nested))).format).toBe('mlc');
   });
 });
