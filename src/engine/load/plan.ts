@@ -159,3 +159,14 @@ export function checkModelFits(plan: ModelPlan, limits: DeviceLimits, opts: FitO
   if (problems.length) message += ` It will not load: ${problems.join(' ')}`;
   return { verdict, message, gpuWeightBytes, kvCacheBytes, gpuBytes, split, problems };
 }
+
+/** One progress bar over a whole model: per-file progress (a loader's onProgress) summed over the plan's files. */
+export function totalProgress(plan: Pick<ModelPlan, 'downloadBytes'>, onTotal: (loaded: number, total: number | null) => void): (path: string, loaded: number) => void {
+  const perFile = new Map<string, number>();
+  let sum = 0;
+  return (path, loaded) => {
+    sum += loaded - (perFile.get(path) ?? 0);
+    perFile.set(path, loaded);
+    onTotal(sum, plan.downloadBytes);
+  };
+}

@@ -9,7 +9,7 @@ import { CpuModel } from '../../../../src/engine/cpu/model';
 import type { FileMap } from '../../../../src/engine/load/files';
 import { LAB_MODEL_CACHE, hubFileUrl, hubSource, type CacheLike, type CacheStorageLike } from '../../../../src/engine/load/fetch';
 import { loadModel } from '../../../../src/engine/load/model';
-import { checkModelFits, planModel } from '../../../../src/engine/load/plan';
+import { checkModelFits, planModel, totalProgress } from '../../../../src/engine/load/plan';
 import { tinyHfFiles, tinyMlcFiles } from '../../../../src/engine/tiny/tiny';
 
 class MemoryCaches implements CacheStorageLike {
@@ -147,6 +147,12 @@ describe('pre-download check', () => {
     expect(hits.filter((h) => h.startsWith('GET') && h.includes('.safetensors') && !h.includes('index'))).toHaveLength(4); // two ranges per shard
     const single = await planModel(hubSource('tests/tiny-single', { endpoint, caches: null }));
     expect(single.tensors.some((t) => t.name === 'lm_head.weight')).toBe(false);
+    // One progress bar over the whole download reaches the planned total.
+    let last: [number, number | null] = [0, null];
+    await loadModel(hubSource('tests/tiny-llama', { endpoint, caches: null }), { onProgress: totalProgress(hf, (l, t) => (last = [l, t])) });
+    expect(last[0]).toBeGreaterThan(0);
+    expect(last[0]).toBeLessThanOrEqual(hf.downloadBytes!);
+    expect(last[1]).toBe(hf.downloadBytes);
   });
 
   it('says which tensors must be split across bindings, and when a model cannot load', async () => {
