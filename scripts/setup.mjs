@@ -4,9 +4,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 
 export const INSTALL_ENV = {
-  // onnxruntime-node (a dependency of @huggingface/transformers) would download native
-  // binaries in its postinstall; the lab never runs it in Node.
-  ONNXRUNTIME_NODE_INSTALL: 'skip',
   // Tests use the system's Chromium; never let Playwright download a browser.
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1',
 };

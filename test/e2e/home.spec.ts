@@ -18,7 +18,8 @@ test('a page without WebGPU explains what to do instead of going blank', async (
     const W = window.Worker;
     window.Worker = class extends W {
       constructor(url: string | URL, opts?: WorkerOptions) {
-        const src = `Object.defineProperty(WorkerNavigator.prototype, 'gpu', { get: () => undefined }); import(${JSON.stringify(new URL(url, location.href).href)});`;
+        // A static import, so the worker's message listener exists before the page's first message.
+        const src = `import ${JSON.stringify(new URL(url, location.href).href)}; Object.defineProperty(WorkerNavigator.prototype, 'gpu', { get: () => undefined });`;
         super(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), opts);
       }
     };
