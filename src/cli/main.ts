@@ -10,6 +10,7 @@ export interface CliCommand {
 
 const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   // name: () => import('./name').then((m) => m.command),
+  ifeval: () => import('./ifeval').then((m) => m.command),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -335,7 +335,7 @@ export function instructionArgs(id: InstructionId): Readonly<Record<string, ArgK
  */
 export function validateKwargs(id: string, raw: unknown): Kwargs {
   if (!isInstructionId(id)) {
-    throw new LabError('invalid-input', `Unknown instruction id "${id}". Supported: ${INSTRUCTION_IDS.join(', ')}.`);
+    throw new LabError('invalid-input', `Unknown instruction id "${id}": use one of the 25 IFEval ids (${INSTRUCTION_IDS[0]}, ${INSTRUCTION_IDS[1]}, ...; listed in src/eval/instructions.ts).`);
   }
   if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new LabError('invalid-input', `kwargs of "${id}" must be an object.`);
