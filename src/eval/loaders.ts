@@ -43,30 +43,28 @@ function jsonlItems(text: string): Item[] {
   return out;
 }
 
-/** Items of a top-level JSON array, each with the line it starts on. */
+/**
+ * Elements of a top-level JSON array, each parsed on its own with the line it starts on, so
+ * one broken element does not lose the others.
+ */
 function jsonArrayItems(text: string): Item[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    const pos = /position (\d+)/.exec(msg);
-    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : 1;
-    return [{ line, error: `not valid JSON (${msg}); fix the file or save it as JSONL (one object per line) so good lines still load` }];
-  }
-  if (!Array.isArray(parsed)) return [{ line: 1, error: 'expected a JSON array of objects' }];
-  const starts = arrayItemLines(text);
-  return parsed.map((value, i) => ({ line: starts[i] ?? 1, value }));
-}
-
-/** Line on which each element of the top-level array starts (a small scanner: strings and nesting). */
-function arrayItemLines(text: string): number[] {
-  const lines: number[] = [];
+  const items: Item[] = [];
   let line = 1;
   let depth = 0;
   let inString = false;
-  let expectValue = false;
-  for (let i = 0; i < text.length; i++) {
+  let start = -1;
+  let startLine = 1;
+  const finish = (end: number) => {
+    if (start < 0) return;
+    const src = text.slice(start, end);
+    try {
+      items.push({ line: startLine, value: JSON.parse(src) });
+    } catch (e) {
+      items.push({ line: startLine, error: `not valid JSON (${e instanceof Error ? e.message : String(e)})` });
+    }
+    start = -1;
+  };
+  for (let i = text.indexOf('[') + 1; i > 0 && i < text.length; i++) {
     const c = text[i];
     if (c === '\n') line++;
     if (inString) {
@@ -74,18 +72,22 @@ function arrayItemLines(text: string): number[] {
       else if (c === '"') inString = false;
       continue;
     }
-    if (depth === 1 && expectValue && !/\s|,|\]/.test(c)) {
-      lines.push(line);
-      expectValue = false;
+    if (depth === 0 && (c === ',' || c === ']')) {
+      finish(i);
+      if (c === ']') return items;
+      continue;
+    }
+    if (depth === 0 && start < 0 && !/\s/.test(c)) {
+      start = i;
+      startLine = line;
     }
     if (c === '"') inString = true;
-    else if (c === '[' || c === '{') {
-      depth++;
-      if (depth === 1) expectValue = true;
-    } else if (c === ']' || c === '}') depth--;
-    else if (c === ',' && depth === 1) expectValue = true;
+    else if (c === '[' || c === '{') depth++;
+    else if (c === ']' || c === '}') depth--;
   }
-  return lines;
+  finish(text.length);
+  items.push({ line, error: 'the JSON array is not closed with "]"; fix the file or save it as JSONL (one object per line)' });
+  return items;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -76,7 +76,7 @@ Write a travel guide entry for a small fishing village in Norway.
 Write a complaint letter about a noisy construction site near an apartment building.
 Write a story told by a houseplant about the family it lives with.
 Explain the importance of sleep for teenagers.
-Write a summary of the plot of a fictional novel about twin detectives.
+Outline the plot of an imaginary novel about twin detectives who never agree.
 Write a social media post announcing the opening of a new bookshop.
 Describe how to brew a good cup of green tea.
 Write a letter to the editor about the lack of bike lanes in a city centre.
