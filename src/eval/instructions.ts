@@ -6,17 +6,7 @@
  */
 import { LabError } from '../errors';
 import { detectLanguage } from './langdetect';
-import {
-  countMatches,
-  pyIsLower,
-  pyIsUpper,
-  pyLstrip,
-  pyRegex,
-  pyStrip,
-  pyStripChars,
-  B,
-  S,
-} from './pycompat';
+import { countMatches, pyIsLower, pyIsUpper, pyRegex, pyStrip, pyStripChars, S } from './pycompat';
 import { countCapitalWords, countSentences, countWords } from './text';
 
 export const INSTRUCTION_IDS = [

@@ -11,7 +11,7 @@
  * line breaks do not, a heading without a period joins the next sentence.
  */
 import { ABBREVIATIONS, COLLOCATIONS, SENTENCE_STARTERS } from './punkt-english';
-import { NS, PY_WS, S, pyIsLower, pyIsUpper, pyRstrip, pyStrip } from './pycompat';
+import { NS, S, pyIsLower, pyIsUpper, pyRstrip, pyStrip } from './pycompat';
 
 // Orthographic context flags (how a word was capitalised where it was seen in training).
 const ORTHO_BEG_UC = 1 << 1;
@@ -261,5 +261,3 @@ export function splitSentences(text: string): string[] {
 export function countSentences(text: string): number {
   return sentenceSpans(text).length;
 }
-
-export const _forTests = { wordTokenize, PY_WS };

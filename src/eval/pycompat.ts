@@ -111,11 +111,12 @@ function translatePattern(p: string, multiline: boolean): string {
       const inside = (cls: string) => (inClass ? cls : `[${cls}]`);
       switch (n) {
         case 's': out += inside(PY_WS); break;
-        case 'S': out += inClass ? '' : NS; break;
+        // Inside a class, \S and \W fall back to JS's (nearly equal) meaning.
+        case 'S': out += inClass ? '\\S' : NS; break;
         case 'w': out += inside(W_CHARS); break;
-        case 'W': out += inClass ? '' : NW; break;
+        case 'W': out += inClass ? '\\W' : NW; break;
         case 'd': out += inside('\\p{Nd}'); break;
-        case 'D': out += inClass ? '' : '\\P{Nd}'; break;
+        case 'D': out += '\\P{Nd}'; break;
         case 'b': out += inClass ? '\\x08' : B; break;
         case 'B': out += `(?:(?<=${W})(?=${W})|(?<!${W})(?!${W}))`; break;
         case 'A': out += '^'; break;
