@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { agreeingCritique, assembleRftDataset, extractPairs, extractRft, REFERENCE_RFT_CAPS } from '../../../src/spar/extract';
 import { judgePrompt } from '../../../src/spar/templates';
 import type { Critique, InstructionData, JudgedSample, Judgment, SearchTree, TreeNode, Verdict } from '../../../src/spar/types';
-import { TEMPLATES } from './world';
+import { TEMPLATES } from '../../helpers/spar-world';
 
 function judgment(verdicts: string, label: Verdict, texts?: string[]): Judgment {
   const critiques: Critique[] = [...verdicts].map((v, i) => {

@@ -4,7 +4,7 @@ import type { VerdictMode } from '../../../src/spar/config';
 import { judgeResponses } from '../../../src/spar/judge';
 import { checkModels } from '../../../src/spar/pipeline';
 import { PyRandom } from '../../../src/spar/rng';
-import { config, critique, newCtx, parseJudge, TEMPLATES, world } from './world';
+import { config, critique, newCtx, parseJudge, TEMPLATES, world } from '../../helpers/spar-world';
 
 function settings(verdict: VerdictMode = 'parsed', attempts = 1, strip = true) {
   const c = config();

@@ -7,7 +7,7 @@ import { type RunIterationOptions, runIteration, type SparProgress } from '../..
 import { PyRandom, streamSeeds } from '../../../src/spar/rng';
 import type { ChildPut } from '../../../src/store/lab-store';
 import { hash32 } from '../../../src/spar/rng';
-import { config, type WorldSpec, world } from './world';
+import { config, type WorldSpec, world } from '../../helpers/spar-world';
 
 const RUN = 'run-1';
 const PROMPTS = Array.from({ length: 7 }, (_, i) => ({ id: `q${i}`, index: i, prompt: `Instruction ${i}: write ${i + 2} lines.` }));

@@ -3,7 +3,7 @@ import type { SparConfig } from '../../../src/spar/config';
 import { PyRandom } from '../../../src/spar/rng';
 import { bestNode, critiqueCandidates, searchTree } from '../../../src/spar/search';
 import type { SearchTree, TreeNode } from '../../../src/spar/types';
-import { callLog, config, EMPTY, fixed, newCtx, NOMARK, world } from './world';
+import { callLog, config, EMPTY, fixed, newCtx, NOMARK, world } from '../../helpers/spar-world';
 
 // Votes per response name: V0 = 0, V2 = 0.2 … V10 = 1 (k = 5).
 const V = { 0: 'NNNNN', 2: 'YNNNN', 4: 'YYNNN', 6: 'YYYNN', 8: 'YYYYN', 10: 'YYYYY' } as const;

@@ -3,11 +3,11 @@
  * refinements are functions of the instruction, the response and how often that response was
  * asked about before, so results do not depend on call interleaving.
  */
-import { createScriptedBackend, type ScriptedBackend } from '../../../src/backends/scripted';
-import type { GenerateRequest } from '../../../src/backends/types';
-import type { ModelCtx } from '../../../src/spar/calls';
-import { parseSparConfig, type SparConfig } from '../../../src/spar/config';
-import { DEFAULT_TEMPLATES } from '../../../src/spar/templates';
+import { createScriptedBackend, type ScriptedBackend } from '../../src/backends/scripted';
+import type { GenerateRequest } from '../../src/backends/types';
+import type { ModelCtx } from '../../src/spar/calls';
+import { parseSparConfig, type SparConfig } from '../../src/spar/config';
+import { DEFAULT_TEMPLATES } from '../../src/spar/templates';
 
 export const TEMPLATES = {
   ...DEFAULT_TEMPLATES,
