@@ -12,7 +12,11 @@ export interface ModelCtx {
   stats: InstructionStats;
   /** Called with each increment, for run-level progress. */
   report?: (delta: Partial<InstructionStats>) => void;
+  /** Streaming text from backends that stream, tagged with what the call was for. */
+  onText?: (purpose: CallPurpose, request: number, sample: number, delta: string) => void;
 }
+
+export type CallPurpose = 'sample' | 'judge' | 'refine';
 
 export function cancelled(): LabError {
   return new LabError('cancelled', 'Cancelled.');
@@ -27,10 +31,11 @@ export function count(ctx: ModelCtx, delta: Partial<InstructionStats>): void {
   ctx.report?.(delta);
 }
 
-export async function generate(backend: ModelBackend, requests: GenerateRequest[], ctx: ModelCtx): Promise<Generation[][]> {
+export async function generate(backend: ModelBackend, requests: GenerateRequest[], ctx: ModelCtx, purpose: CallPurpose): Promise<Generation[][]> {
   if (requests.length === 0) return [];
   checkAborted(ctx);
-  const out = await backend.generate(requests, { signal: ctx.signal });
+  const onText = ctx.onText;
+  const out = await backend.generate(requests, { signal: ctx.signal, onText: onText && ((r, i, d) => onText(purpose, r, i, d)) });
   checkAborted(ctx);
   if (!Array.isArray(out) || out.length !== requests.length || out.some((g, i) => !Array.isArray(g) || g.length !== requests[i].n)) {
     throw new LabError(

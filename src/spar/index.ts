@@ -29,5 +29,5 @@ export {
 export { MemoryPersistence, type SparPersistence } from './persist';
 export { llamaFactoryDatasetInfo, pairsToLlamaFactoryJsonl, pairsToTrlJsonl, rftToJsonl, treesToJson } from './export';
 export { hash32, PyRandom, requestSeed, streamSeeds, type StreamName } from './rng';
-export type { ModelCtx } from './calls';
+export type { CallPurpose, ModelCtx } from './calls';
 export * from './types';

@@ -71,6 +71,7 @@ export async function processInstruction(
       models.actor,
       [{ messages: [{ role: 'user', content: input.prompt }], n: s.n, sampling: { temperature: s.temperature, topP: s.topP, maxTokens: s.maxTokens, stop: s.stop, seed: requestSeed(rng.sample) } }],
       mctx,
+      'sample',
     );
     const responses = samples.map((g) => g.text.trim());
 

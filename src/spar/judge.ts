@@ -44,7 +44,7 @@ export async function judgeResponses(
       n: s.k,
       sampling: { temperature: s.temperature, topP: s.topP, maxTokens: s.maxTokens, stop: s.stop, seed: requestSeed(seeds) },
     }));
-    const generations = await generate(refiner, requests, ctx);
+    const generations = await generate(refiner, requests, ctx, 'judge');
     const critiques = generations.map((g) =>
       g.map((x): Critique => {
         const text = s.strip ? x.text.trim() : x.text;

@@ -12,7 +12,7 @@
 import { isCancelled, LabError, type ErrorKind } from '../errors';
 import type { ChildPut } from '../store/lab-store';
 import type { PairRecord, PromptRecord, RftRecord, TreeRecord } from '../store/records';
-import { cancelled, noVerdict } from './calls';
+import { type CallPurpose, cancelled, noVerdict } from './calls';
 import type { SparConfig } from './config';
 import { InstructionFailure, type InstructionResult, type Models, processInstruction } from './instruction';
 import type { SparPersistence } from './persist';
@@ -53,6 +53,8 @@ export interface RunIterationOptions {
   onProgress?: (p: SparProgress) => void;
   /** After each instruction's records are written. */
   onInstruction?: (r: FinishedInstruction) => void;
+  /** Text as streaming backends produce it (e.g. to show actor samples arriving). */
+  onText?: (promptId: string, purpose: CallPurpose, request: number, sample: number, delta: string) => void;
   /** Run instructions recorded as failed again (their records are replaced). */
   retryFailed?: boolean;
   /** Clock for `finishedAt` (default Date.now). */
@@ -72,6 +74,11 @@ export function treeId(iteration: number, promptId: string): string {
 export async function runIteration(o: RunIterationOptions): Promise<SparProgress> {
   checkModels(o.config, o.models);
   const prompts = [...o.prompts].sort((a, b) => a.index - b.index);
+  const ids = new Set<string>();
+  for (const p of prompts) {
+    if (ids.has(p.id)) throw new LabError('invalid-input', `The run lists prompt "${p.id}" twice; prompt ids must be unique.`);
+    ids.add(p.id);
+  }
   const earlier = new Map<string, TreeRecord>();
   for (const t of await o.store.list('trees', o.runId)) if (t.iteration === o.iteration) earlier.set(t.promptId, t);
   const todo = prompts.filter((p) => {
@@ -103,6 +110,7 @@ export async function runIteration(o: RunIterationOptions): Promise<SparProgress
           add(progress, delta);
           emit();
         },
+        onText: o.onText && ((purpose, r, i, d) => o.onText!(p.id, purpose, r, i, d)),
       });
     } catch (e) {
       if (!(e instanceof InstructionFailure)) throw e;

@@ -55,6 +55,7 @@ export async function refineBranches(
       refiner,
       [{ messages, n: pending.length, sampling: { temperature: s.temperature, topP: s.topP, maxTokens: s.maxTokens, stop: s.stop, seed } }],
       ctx,
+      'refine',
     );
     const next: number[] = [];
     pending.forEach((b, j) => {

@@ -118,6 +118,36 @@ describe('one self-play iteration', () => {
     }
     expect(x.rft.every((r) => r.kind === 'judge-no' || r.kind === 'judge-yes')).toBe(true);
   });
+  it("'batched' call order sends each node's branches as one request and yields the same pairs", async () => {
+    const reference = new MemoryPersistence();
+    const batched = new MemoryPersistence();
+    const a = await run(reference, settings());
+    const b = await run(batched, settings({ search: { callOrder: 'batched' } }));
+    const x = await contents(reference);
+    const y = await contents(batched);
+    expect(y.pairs).toEqual(x.pairs);
+    const shape = (t: (typeof x.trees)[number]) => t.data.tree?.nodes.map((n) => [n.response, n.parent, n.value, n.order]);
+    expect(y.trees.map(shape)).toEqual(x.trees.map(shape));
+    const refineRequests = (m: typeof a.models) => m.refiner.calls.flatMap((c) => (c.method === 'generate' ? c.requests : [])).filter((r) => r.messages.length === 3);
+    expect(refineRequests(b.models).length).toBeLessThan(refineRequests(a.models).length);
+    expect(Math.max(...refineRequests(b.models).map((r) => r.n))).toBe(3);
+  });
+});
+
+describe('run options', () => {
+  it('streams text tagged with the prompt and the purpose of the call', async () => {
+    const texts: string[] = [];
+    await run(new MemoryPersistence(), settings({ concurrency: 1 }), undefined, {
+      prompts: PROMPTS.slice(1, 2),
+      onText: (promptId, purpose, request, sample, delta) => texts.push(`${promptId} ${purpose} ${request}.${sample} ${delta.slice(0, 12)}`),
+    });
+    expect(texts.slice(0, 2)).toEqual(['q1 sample 0.0 Instruction ', 'q1 sample 0.1 Instruction ']);
+    expect(new Set(texts.map((t) => t.split(' ')[1]))).toEqual(new Set(['sample', 'judge', 'refine']));
+  });
+
+  it('refuses duplicate prompt ids', async () => {
+    await expect(run(new MemoryPersistence(), settings(), undefined, { prompts: [PROMPTS[0], PROMPTS[0]] })).rejects.toMatchObject({ kind: 'invalid-input' });
+  });
 });
 
 describe('resume', () => {
