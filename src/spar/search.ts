@@ -187,10 +187,7 @@ class Search {
     const candidates: number[] = [];
     let done = 0;
     while (done < s.branch) {
-      // Reference order: one branch at a time. Batched: as many branches as the budget allows
-      // at once (a kept child costs 1; the stop rule can only fire on the last of them).
-      const allowance = s.callOrder === 'reference' ? 1 : stop === BFS_STOP ? (this.budget > 0 ? this.budget : Infinity) : Math.max(1, this.budget);
-      const count = Math.min(s.branch - done, allowance);
+      const count = Math.min(s.branch - done, this.branchesAtOnce(stop));
       done += count;
       const refined = await this.refine(node, count);
       const judged = await this.judgeNew(refined);
@@ -216,6 +213,16 @@ class Search {
       }
     }
     return candidates;
+  }
+
+  /**
+   * Reference order: one branch at a time. Batched: as many as can be kept before the stop rule
+   * fires (each kept child costs 1), so batching never refines a branch the reference would not.
+   */
+  private branchesAtOnce(stop: StopRule): number {
+    if (this.input.config.search.callOrder === 'reference') return 1;
+    if (stop === BFS_STOP) return this.budget > 0 ? this.budget : Infinity; // == 0 never fires below 0
+    return Math.max(1, this.budget); // <= 0 fires after the first kept child
   }
 
   private async refine(node: number, count: number): Promise<BranchRefinement[]> {
