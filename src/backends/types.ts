@@ -62,12 +62,18 @@ export interface ScoreResult {
 export interface VerdictRequest {
   messages: ChatMessage[];
   prefix: string;
-  /** E.g. ['Yes', 'No']. */
+  /**
+   * The continuations to compare, exactly as they would follow `prefix` (SPaR sends
+   * [' Yes', ' No'] after a prefix ending in "...the Prompt):").
+   */
   labels: string[];
 }
 
 export interface VerdictResult {
-  /** log p(label | messages, prefix) for each label, in the order asked (first token of each label). */
+  /**
+   * log p(first token of each label | messages, prefix), in the order asked; -Infinity where the
+   * backend cannot see a label (e.g. outside an API's top log-probs).
+   */
   logprobs: number[];
 }
 

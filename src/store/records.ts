@@ -3,6 +3,8 @@
  * else: every other record carries its `runId`, and its primary key is [runId, id], so a run's
  * records sit together and a run can be copied by rewriting one field.
  */
+import type { ErrorKind } from '../errors';
+import type { InstructionData, PairMeta, RftKind } from '../spar/types';
 
 export type RunStatus = 'new' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled';
 
@@ -33,14 +35,21 @@ export interface PromptRecord extends RunChild {
   source: string;
 }
 
-/** One finished (or failed) self-play unit: the judged samples and the search tree of one prompt. */
+/**
+ * One instruction's self-play in one iteration (src/spar): its judged samples, search tree and
+ * seeds. Written together with its pairs and RFT records the moment it finishes. Id
+ * `${iteration}:${promptId}` (see src/spar/pipeline.ts), so rewriting it never duplicates.
+ */
 export interface TreeRecord extends RunChild {
   iteration: number;
   promptId: string;
-  status: 'done' | 'failed' | 'skipped';
+  /** 'failed': a model call failed; `error` says why and `data` holds what was done before. */
+  status: 'done' | 'failed';
   error?: string;
-  /** The tree and samples as src/spar defines them (JSON data). */
-  data: Record<string, unknown>;
+  errorKind?: ErrorKind;
+  data: InstructionData;
+  /** How many pair and RFT records were written with this tree. */
+  outputs: { pairs: number; rft: number };
   finishedAt: number;
 }
 
@@ -53,14 +62,14 @@ export interface PairRecord extends RunChild {
   rejected: string;
   /** Excluded pairs stay in the store but are not trained on. */
   excluded: boolean;
-  meta: Record<string, unknown>;
+  meta: PairMeta;
 }
 
 /** A refiner fine-tuning record (RFT): a chat whose assistant turns are trained on. */
 export interface RftRecord extends RunChild {
   iteration: number;
   promptId: string;
-  kind: string;
+  kind: RftKind;
   messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
   excluded: boolean;
 }

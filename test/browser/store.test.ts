@@ -27,10 +27,11 @@ afterEach(async () => {
 });
 
 function tree(runId: string, id: string, promptId: string): TreeRecord {
-  return { runId, id, iteration: 0, promptId, status: 'done', data: { nodes: [{ response: 'x', value: 0.4 }] }, finishedAt: 1 };
+  const data = { prompt: 'p', mode: 'refine' as const, seeds: { sample: 1, judge: 2, select: 3, search: 4 }, samples: [], negative: null, positive: null, tree: null, stats: { modelCalls: 1, generatedTokens: 5, judgments: 0 } };
+  return { runId, id, iteration: 0, promptId, status: 'done', data, outputs: { pairs: 0, rft: 0 }, finishedAt: 1 };
 }
 function pair(runId: string, id: string): PairRecord {
-  return { runId, id, iteration: 0, promptId: 'q', prompt: 'p', chosen: 'good', rejected: 'bad', excluded: false, meta: { depth: 2 } };
+  return { runId, id, iteration: 0, promptId: 'q', prompt: 'p', chosen: 'good', rejected: 'bad', excluded: false, meta: { source: 'refinement', chosenValue: 0.8, rejectedValue: 0.2, rejectedSample: 1, chosenDepth: 2 } };
 }
 
 describe('LabStore on IndexedDB', () => {
@@ -85,7 +86,7 @@ describe('LabStore on IndexedDB', () => {
     await s.put('prompts', { runId: run.id, id: 'q1', index: 0, prompt: 'Write a haiku. Use no commas.', instructionIds: ['punctuation:no_comma'], kwargs: [{}], source: 'builtin' });
     await s.put('trees', tree(run.id, 't1', 'q1'));
     await s.put('pairs', pair(run.id, 'p1'));
-    await s.put('rft', { runId: run.id, id: 'r1', iteration: 0, promptId: 'q1', kind: 'judge', messages: [{ role: 'user', content: 'judge' }, { role: 'assistant', content: 'No' }], excluded: false });
+    await s.put('rft', { runId: run.id, id: 'r1', iteration: 0, promptId: 'q1', kind: 'judge-no', messages: [{ role: 'user', content: 'judge' }, { role: 'assistant', content: 'No' }], excluded: false });
     const weights = Float32Array.from({ length: 257 }, () => Math.random() - 0.5);
     await s.put('adapters', { runId: run.id, id: 'actor-1', iteration: 1, role: 'actor', step: 10, createdAt: 3, config: { r: 4 }, tensors: { a: weights.buffer.slice(0) } });
     await s.put('evals', { runId: run.id, id: 'e1', iteration: 1, createdAt: 4, kind: 'ifeval', summary: { promptStrict: 0.5 }, details: [] });

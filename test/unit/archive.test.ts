@@ -18,7 +18,7 @@ function sampleArchive(): RunArchive {
     optimizer: { m: new Float32Array([1, 2]).buffer },
   });
   records.pairs.push({
-    runId: 'run-1', id: 'p1', iteration: 0, promptId: 'q1', prompt: 'Say hi in ✨ Unicode', chosen: 'hi', rejected: 'no', excluded: false, meta: {},
+    runId: 'run-1', id: 'p1', iteration: 0, promptId: 'q1', prompt: 'Say hi in ✨ Unicode', chosen: 'hi', rejected: 'no', excluded: false, meta: { source: 'independent', chosenValue: 1, rejectedValue: 0, rejectedSample: 0, chosenSample: 1 },
   });
   return { format: ARCHIVE_FORMAT, version: 1, schemaVersion: 2, exportedAt: 'now', run, records };
 }
