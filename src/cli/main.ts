@@ -9,7 +9,6 @@ export interface CliCommand {
 }
 
 const COMMANDS: Record<string, () => Promise<CliCommand>> = {
-  // name: () => import('./name').then((m) => m.command),
   'tiny-model': () => import('./tiny-model').then((m) => m.command),
   logits: () => import('./logits').then((m) => m.command),
   ifeval: () => import('./ifeval').then((m) => m.command),
