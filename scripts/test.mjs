@@ -27,7 +27,8 @@ if (!chromium && (wanted('browser') || wanted('e2e'))) {
 }
 const env = chromium ? { CHROME_PATH: chromium } : {};
 
-const RESULTS = 'test-results';
+// Not test-results/: Playwright empties that folder when it starts.
+const RESULTS = 'test-reports';
 rmSync(RESULTS, { recursive: true, force: true });
 mkdirSync(RESULTS, { recursive: true });
 
