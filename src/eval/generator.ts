@@ -15,7 +15,7 @@ import {
   LANGUAGE_NAMES,
   RELATIONS,
 } from './instructions';
-import { PyRandom } from './py-random';
+import { PyRandom } from '../py-random';
 import { END_PHRASES, FIRST_WORD_POOL, KEYWORD_POOL, SEED_QUESTIONS, SEED_TASKS } from './seed-tasks';
 
 export interface GeneratorOptions {

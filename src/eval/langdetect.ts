@@ -11,7 +11,7 @@
  * (`detectLanguage` returns null; the checker then counts the instruction as followed).
  */
 import { LabError } from '../errors';
-import { PyRandom } from './py-random';
+import { PyRandom } from '../py-random';
 
 interface Profile {
   name: string;
