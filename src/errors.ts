@@ -19,6 +19,7 @@ export type ErrorKind =
   | 'timeout'
   | 'nan' // NaN/Inf in training; the last good state is kept
   | 'cancelled'
+  | 'busy' // another long job (self-play, evaluation) is running; one at a time
   | 'internal'; // a bug: please report it
 
 export class LabError extends Error {

@@ -1,51 +1,153 @@
 /// <reference lib="webworker" />
 /**
- * The lab worker: owns the store (and, as the lab grows, the GPU device and the run loop), so
- * the page never blocks on heavy work. Requests arrive through the protocol in protocol.ts.
+ * The lab worker: owns the store, the models and the run loop, so the page never blocks on
+ * heavy work. Requests arrive through the protocol in protocol.ts; this file is the table from
+ * protocol methods to the services in src/lab.
  */
+import { LabError } from '../src/errors';
 import { probeWebGpu } from '../src/engine/gpu/report';
+import { createLab, type Lab } from '../src/lab/index';
+import { exportFile } from '../src/lab/exports';
+import type { LocksLike } from '../src/lab/jobs';
+import { ModelHost } from '../src/lab/models';
+import { applyConfigPatch, type RunConfigPatch } from '../src/lab/run-config';
 import { LabStore, storageReport } from '../src/store/lab-store';
 import { archiveFileName, archiveFromBlob, archiveToBlob, exportRun, importRun } from '../src/store/archive';
-import type { Handlers } from './protocol';
+import type { Handlers, LabEvent } from './protocol';
 import { serve, type Endpoint } from './rpc';
 
-let storePromise: Promise<LabStore> | undefined;
-function store(): Promise<LabStore> {
+let emit: (e: LabEvent) => void = () => {};
+
+const models = new ModelHost({
+  limits: async () => {
+    const r = await probeWebGpu();
+    return r.available ? { maxBufferSize: r.limits.maxBufferSize, maxStorageBufferBindingSize: r.limits.maxStorageBufferBindingSize, shaderF16: r.shaderF16 } : null;
+  },
+  onDeviceLost: (key, message) => emit({ type: 'device-lost', message: `The GPU device was lost (${message}); model ${key} must be loaded again.` }),
+});
+
+let labPromise: Promise<Lab<LabStore>> | undefined;
+function lab(): Promise<Lab<LabStore>> {
   // Retry opening after a failure (e.g. the user closed the tab that blocked an upgrade).
-  storePromise ??= LabStore.open().catch((e) => {
-    storePromise = undefined;
-    throw e;
-  });
-  return storePromise;
+  labPromise ??= LabStore.open()
+    .then(async (store) => {
+      const l = createLab(store, {
+        models,
+        locks: ((self as unknown as { navigator: { locks?: LocksLike } }).navigator.locks ?? null) as LocksLike | null,
+        listener: {
+          progress: (runId, state, stats) => emit({ type: 'selfplay.progress', runId, state, stats }),
+          tree: (runId, iteration, tree) => emit({ type: 'selfplay.tree', runId, iteration, tree }),
+          text: (runId, iteration, promptId, purpose, text) => emit({ type: 'selfplay.text', runId, iteration, promptId, purpose, text }),
+          run: (run) => emit({ type: 'run.updated', run }),
+        },
+      });
+      // A run left "running" by a reload or crash is paused, ready to resume.
+      await l.selfplay.recoverInterrupted();
+      return l;
+    })
+    .catch((e) => {
+      labPromise = undefined;
+      throw e;
+    });
+  return labPromise;
+}
+
+async function idle(runId: string): Promise<Lab<LabStore>> {
+  const l = await lab();
+  if (l.jobs.current?.runId === runId) throw new LabError('busy', 'This run is busy (self-play or an evaluation is running). Pause or cancel it first.');
+  return l;
 }
 
 const handlers: Handlers = {
   'gpu.report': () => probeWebGpu(),
   'storage.report': () => storageReport(),
-  'runs.list': async () => (await store()).listRuns(),
-  'runs.create': async ({ name, config }) => (await store()).createRun({ name, config }),
+  'runs.list': async () => (await lab()).store.listRuns(),
+  'runs.create': async ({ name, config }) => (await lab()).store.createRun({ name, config: applyConfigPatch({}, (config ?? {}) as RunConfigPatch) }),
   'runs.rename': async ({ runId, name }) => {
     const trimmed = name.trim();
-    const s = await store();
-    return trimmed ? s.updateRun(runId, { name: trimmed }) : s.getRun(runId);
+    const { store } = await lab();
+    return trimmed ? store.updateRun(runId, { name: trimmed }) : store.getRun(runId);
   },
   'runs.delete': async ({ runId }) => {
-    await (await store()).deleteRun(runId);
+    const l = await idle(runId);
+    await l.store.deleteRun(runId);
+    l.browse.forget(runId);
     return null;
   },
   'runs.export': async ({ runId }, { progress }) => {
-    const s = await store();
+    const { store } = await lab();
     progress({ label: 'Reading the run', done: 0 });
-    const archive = await exportRun(s, runId);
+    const archive = await exportRun(store as LabStore, runId);
     return { fileName: archiveFileName(archive.run), blob: archiveToBlob(archive) };
   },
   'runs.import': async ({ file, asCopy }, { progress }) => {
     progress({ label: 'Reading the archive', done: 0 });
     const archive = await archiveFromBlob(file);
     progress({ label: 'Writing the run', done: 0 });
-    return importRun(await store(), archive, { asCopy: asCopy ?? true });
+    const l = await lab();
+    const run = await importRun(l.store as LabStore, archive, { asCopy: asCopy ?? true });
+    l.browse.forget(run.id);
+    return run;
+  },
+  'runs.get': async ({ runId }) => {
+    const { store } = await lab();
+    const run = (await store.listRuns()).find((r) => r.id === runId);
+    if (!run) throw new LabError('not-found', `No run with id ${runId}.`);
+    return run;
+  },
+  'runs.updateConfig': async ({ runId, patch }) => {
+    const { store } = await lab();
+    const run = await store.getRun(runId);
+    return store.updateRun(runId, { config: applyConfigPatch(run.config, patch) });
+  },
+
+  'prompts.list': async ({ runId, ...o }) => (await lab()).prompts.list(runId, o),
+  'prompts.generate': async ({ runId, ...o }) => (await idle(runId)).prompts.generate(runId, o),
+  'prompts.addIfeval': async ({ runId, ...o }) => (await idle(runId)).prompts.addIfeval(runId, o),
+  'prompts.import': async ({ runId, file, name, format }) => (await idle(runId)).prompts.importText(runId, await file.text(), { name, format }),
+  'prompts.clear': async ({ runId }) => ({ removed: await (await idle(runId)).prompts.clear(runId) }),
+
+  'models.plan': ({ request }, { signal }) => models.plan(request, { signal }),
+  'models.load': ({ request }, { signal, progress }) => models.load(request, { signal, onProgress: progress }),
+  'models.list': async () => ({ engine: models.engineKind.name, models: models.list(), apiKeys: models.apiKeyUrls() }),
+  'models.unload': async ({ key }) => {
+    if ((await lab()).jobs.current) throw new LabError('busy', 'A job is using the models; pause or cancel it before unloading one.');
+    models.unload(key);
+    return null;
+  },
+  'models.setApiKey': async ({ baseUrl, apiKey }) => {
+    models.setApiKey(baseUrl, apiKey);
+    return null;
+  },
+
+  'selfplay.start': async ({ runId, iteration, retryFailed }, { signal, progress }) =>
+    (await lab()).selfplay.start(runId, { iteration, retryFailed, signal, onProgress: progress }),
+  'selfplay.pause': async ({ runId }) => (await lab()).selfplay.pause(runId),
+  'selfplay.cancel': async ({ runId }) => (await lab()).selfplay.cancel(runId),
+  'jobs.current': async () => {
+    const l = await lab();
+    return { job: l.jobs.current, selfplay: l.selfplay.status() };
+  },
+
+  'trees.list': async ({ runId, ...f }) => (await lab()).browse.trees(runId, f),
+  'trees.get': async ({ runId, id }) => (await lab()).browse.tree(runId, id),
+  'pairs.list': async ({ runId, ...f }) => (await lab()).browse.pairs(runId, f),
+  'pairs.update': async ({ runId, id, patch }) => (await lab()).browse.updatePair(runId, id, patch),
+  'rft.list': async ({ runId, ...f }) => (await lab()).browse.rft(runId, f),
+  'rft.update': async ({ runId, id, patch }) => (await lab()).browse.updateRft(runId, id, patch),
+  'exports.file': async ({ runId, kind, iteration }) => exportFile((await lab()).store, runId, kind, iteration),
+
+  'eval.run': async ({ runId, settings }, { signal, progress }) => (await lab()).evals.evaluateActor(runId, { settings, signal, onProgress: progress }),
+  'eval.judge': async ({ runId, iteration }) => (await lab()).evals.evaluateJudge(runId, iteration),
+  'eval.list': async ({ runId }) => (await lab()).evals.list(runId),
+  'eval.get': async ({ runId, id }) => (await lab()).evals.get(runId, id),
+  'eval.delete': async ({ runId, id }) => {
+    await (await lab()).evals.remove(runId, id);
+    return null;
   },
 };
 
 const endpoint = self as unknown as Endpoint;
-serve(endpoint, handlers).emit({ type: 'ready' });
+const server = serve(endpoint, handlers);
+emit = (e) => server.emit(e);
+server.emit({ type: 'ready' });

@@ -9,8 +9,19 @@
  */
 import type { WireError } from '../src/errors';
 import type { GpuReport } from '../src/engine/gpu/report';
-import type { RunRecord } from '../src/store/records';
+import type { PromptFormat } from '../src/eval/loaders';
+import type { Accuracy } from '../src/eval/evaluate';
+import type { CallPurpose } from '../src/spar/calls';
+import type { EvalRecord, PairRecord, PromptRecord, RftRecord, RunRecord, TreeRecord } from '../src/store/records';
 import type { RunSummary, StorageReport } from '../src/store/lab-store';
+import type { Page, PairPatch, RecordFilter, RftPatch, TreeFilter, TreeSummary } from '../src/lab/browse';
+import type { EvalListItem } from '../src/lab/evaluate';
+import type { ExportFile, ExportKind } from '../src/lab/exports';
+import type { ActiveJob } from '../src/lab/jobs';
+import type { LoadRequest, ModelSummary, PlanReport } from '../src/lab/models';
+import type { AddResult, GenerateOptions, ListOptions } from '../src/lab/prompts';
+import type { EvalSettings, RunConfigPatch } from '../src/lab/run-config';
+import type { SelfPlayOutcome, SelfPlayState, SelfPlayStats } from '../src/lab/selfplay';
 
 export interface LabApi {
   'gpu.report': { params: Record<string, never>; result: GpuReport };
@@ -21,6 +32,48 @@ export interface LabApi {
   'runs.delete': { params: { runId: string }; result: null };
   'runs.export': { params: { runId: string }; result: { fileName: string; blob: Blob } };
   'runs.import': { params: { file: Blob; asCopy?: boolean }; result: RunRecord };
+  'runs.get': { params: { runId: string }; result: RunSummary };
+  /** Setup for the next iterations (a running iteration keeps the settings it started with). */
+  'runs.updateConfig': { params: { runId: string; patch: RunConfigPatch }; result: RunRecord };
+
+  'prompts.list': { params: { runId: string } & ListOptions; result: Page<PromptRecord> };
+  'prompts.generate': { params: { runId: string } & GenerateOptions; result: AddResult };
+  /** The bundled official IFEval prompts: all, or `count` of them after a seeded shuffle. */
+  'prompts.addIfeval': { params: { runId: string; count?: number; seed?: number }; result: AddResult };
+  /** An IFEval or SPaR-style JSON/JSONL file; bad lines come back in `errors`, good ones are added. */
+  'prompts.import': { params: { runId: string; file: Blob; name: string; format?: PromptFormat }; result: AddResult };
+  'prompts.clear': { params: { runId: string }; result: { removed: number } };
+
+  /** Size and fit of a hub or local model, reading only its small files. */
+  'models.plan': { params: { request: LoadRequest }; result: PlanReport };
+  /** Loads a model into the worker (progress: bytes read or downloaded). */
+  'models.load': { params: { request: LoadRequest }; result: ModelSummary };
+  'models.list': { params: Record<string, never>; result: { engine: string; models: ModelSummary[]; apiKeys: string[] } };
+  'models.unload': { params: { key: string }; result: null };
+  /** Kept in the worker's memory for this session only. An empty key forgets it. */
+  'models.setApiKey': { params: { baseUrl: string; apiKey: string }; result: null };
+
+  /** Runs or resumes an iteration; resolves when it is done, paused, cancelled or failed. */
+  'selfplay.start': { params: { runId: string; iteration?: number; retryFailed?: boolean }; result: SelfPlayOutcome };
+  'selfplay.pause': { params: { runId: string }; result: boolean };
+  'selfplay.cancel': { params: { runId: string }; result: boolean };
+  'jobs.current': { params: Record<string, never>; result: { job: ActiveJob | null; selfplay: { runId: string; iteration: number; state: SelfPlayState; stats: SelfPlayStats | null } | null } };
+
+  'trees.list': { params: { runId: string } & TreeFilter; result: Page<TreeSummary> & { iterations: number[] } };
+  'trees.get': { params: { runId: string; id: string }; result: { tree: TreeRecord; prompt: PromptRecord | null } };
+  'pairs.list': { params: { runId: string } & RecordFilter; result: Page<PairRecord> };
+  'pairs.update': { params: { runId: string; id: string; patch: PairPatch }; result: PairRecord };
+  'rft.list': { params: { runId: string } & RecordFilter; result: Page<RftRecord> };
+  'rft.update': { params: { runId: string; id: string; patch: RftPatch }; result: RftRecord };
+  'exports.file': { params: { runId: string; kind: ExportKind; iteration?: number }; result: ExportFile };
+
+  /** IFEval-style accuracy of the run's current actor on its held-out set. */
+  'eval.run': { params: { runId: string; settings?: EvalSettings }; result: EvalRecord };
+  /** The refiner's verdicts in one iteration against the checkers. */
+  'eval.judge': { params: { runId: string; iteration: number }; result: EvalRecord };
+  'eval.list': { params: { runId: string }; result: EvalListItem[] };
+  'eval.get': { params: { runId: string; id: string }; result: { record: EvalRecord; strict: Accuracy | null; loose: Accuracy | null } };
+  'eval.delete': { params: { runId: string; id: string }; result: null };
 }
 
 export type Method = keyof LabApi;
@@ -39,7 +92,14 @@ export interface Progress {
 export type LabEvent =
   | { type: 'ready' }
   | { type: 'device-lost'; message: string }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  /** A run record changed in the worker (status, iteration history). */
+  | { type: 'run.updated'; run: RunRecord }
+  | { type: 'selfplay.progress'; runId: string; state: SelfPlayState; stats: SelfPlayStats }
+  /** An instruction finished: its tree, pairs and RFT records are stored. */
+  | { type: 'selfplay.tree'; runId: string; iteration: number; tree: TreeSummary }
+  /** The text generated so far by the latest model call (throttled, last 2000 characters). */
+  | { type: 'selfplay.text'; runId: string; iteration: number; promptId: string; purpose: CallPurpose; text: string };
 
 export type ToWorker =
   | { [M in Method]: { type: 'request'; id: number; method: M; params: Params<M> } }[Method]

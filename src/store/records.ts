@@ -91,6 +91,8 @@ export interface EvalRecord extends RunChild {
   createdAt: number;
   kind: string;
   summary: Record<string, number>;
+  /** What was evaluated and how (model, prompt set, sampling), for the record's reader. */
+  meta?: Record<string, unknown>;
   details: Record<string, unknown>[];
 }
 

@@ -1,0 +1,249 @@
+/**
+ * Evaluation in the worker:
+ * - the actor on a held-out IFEval-style prompt set: one response per prompt (greedy by
+ *   default) through the actor backend, checked strict and loose (src/eval), giving the four
+ *   accuracies, the per-type breakdown and per-prompt results;
+ * - the refiner as a judge: its verdicts on an iteration's judged samples and tree nodes
+ *   against the checkers' (`judgeAccuracy`), for prompts with checkable constraints.
+ * Each result is stored as an EvalRecord: kind 'ifeval' with `iteration` = t of the evaluated
+ * actor M_t, or kind 'judge' with `iteration` = the self-play iteration judged.
+ */
+import type { ModelBackend } from '../backends/types';
+import { isCancelled, LabError } from '../errors';
+import { accuracy, evaluateLoose, evaluateStrict, judgeAccuracy, prepareFor, type Accuracy, type EvalOutput, type IfevalRecord, type JudgedItem } from '../eval/index';
+import type { EvalRecord } from '../store/records';
+import type { JobSlot } from './jobs';
+import type { ModelHost } from './models';
+import { asIfevalRecord, evalSetRecords } from './prompts';
+import { parseRunConfig, type EvalSettings } from './run-config';
+import { NO_ADAPTERS, type AdapterSource } from './selfplay';
+import type { LabStoreLike } from './store';
+
+export interface EvalDeps {
+  store: LabStoreLike;
+  models: ModelHost;
+  jobs: JobSlot;
+  adapters?: AdapterSource;
+  now?: () => number;
+}
+
+export interface ActorEvalOptions {
+  /** Default: the run's evaluation settings. */
+  settings?: EvalSettings;
+  /** Prompts per model call (the backend may decode them as one batch). */
+  batch?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: { label: string; done: number; total?: number }) => void;
+}
+
+/** One evaluated prompt. */
+export interface PromptResult {
+  key: number | string;
+  prompt: string;
+  response: string;
+  instruction_id_list: string[];
+  kwargs: Record<string, unknown>[];
+  strict: boolean[];
+  loose: boolean[];
+  finishReason: 'stop' | 'length';
+  tokens: number;
+}
+
+/** A judged item of a judge evaluation. */
+export interface JudgeItemResult {
+  treeId: string;
+  promptId: string;
+  /** 'sample' i, or tree 'node' i (children of the root; the root is a sample). */
+  what: 'sample' | 'node';
+  index: number;
+  verdict: 'Yes' | 'No' | null;
+  followed: boolean;
+}
+
+export type EvalListItem = Omit<EvalRecord, 'details'>;
+
+export class EvalService {
+  private readonly now: () => number;
+
+  constructor(private readonly d: EvalDeps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  /** IFEval-style accuracy of the run's current actor (its newest adapter, or the base: M0). */
+  async evaluateActor(runId: string, o: ActorEvalOptions = {}): Promise<EvalRecord> {
+    const run = await this.d.store.getRun(runId);
+    return this.d.jobs.run({ kind: 'eval', runId, runName: run.name, startedAt: this.now() }, async () => {
+      const config = parseRunConfig(run.config);
+      const settings = o.settings ?? config.eval;
+      const progress = o.onProgress ?? (() => {});
+      progress({ label: 'Preparing the prompt set', done: 0 });
+      const training = new Set((await this.d.store.list('prompts', runId)).map((p) => p.prompt));
+      const all = await evalSetRecords(settings.set);
+      // Held out: never score the actor on prompts it trained on.
+      const records = all.filter((r) => !training.has(r.prompt));
+      if (records.length === 0) throw new LabError('invalid-input', 'Every prompt of the evaluation set is also a training prompt of this run; choose another set or seed.');
+      await prepareFor(records);
+      const found = await (this.d.adapters ?? NO_ADAPTERS).latest(runId, 'actor', Number.MAX_SAFE_INTEGER);
+      const modelIndex = found ? found.trainedOn + 1 : 0;
+      const actor = await this.d.models.backend(config.models.actor, 'actor', { adapter: found?.adapter, signal: o.signal, onProgress: o.onProgress });
+      const started = this.now();
+      const results = await generateResponses(actor, records, settings, o.batch ?? 4, o.signal, (done) => progress({ label: `Generating responses (M${modelIndex})`, done, total: records.length }));
+      const strict = results.map((r) => r.strictOut);
+      const loose = results.map((r) => r.looseOut);
+      const sa = accuracy(strict);
+      const la = accuracy(loose);
+      const record: EvalRecord = {
+        runId,
+        id: `ifeval:${String(modelIndex).padStart(3, '0')}:${started}`,
+        iteration: modelIndex,
+        createdAt: this.now(),
+        kind: 'ifeval',
+        summary: {
+          promptStrict: sa.promptLevel,
+          instructionStrict: sa.instructionLevel,
+          promptLoose: la.promptLevel,
+          instructionLoose: la.instructionLevel,
+          prompts: sa.prompts,
+          instructions: sa.instructions,
+          heldOutDropped: all.length - records.length,
+          tokens: results.reduce((a, r) => a + r.detail.tokens, 0),
+          seconds: (this.now() - started) / 1000,
+        },
+        meta: { model: actor.info.label, modelIndex, adapter: found?.adapter.name ?? null, set: describeSet(settings), settings: { ...settings, set: { ...settings.set, ...(settings.set.source === 'upload' ? { records: [] } : {}) } } },
+        details: results.map((r) => ({ ...r.detail })),
+      };
+      await this.d.store.put('evals', record);
+      return record;
+    });
+  }
+
+  /** The refiner's verdicts in one self-play iteration against the checkers. */
+  async evaluateJudge(runId: string, iteration: number): Promise<EvalRecord> {
+    const prompts = new Map((await this.d.store.list('prompts', runId)).map((p) => [p.id, p]));
+    const trees = (await this.d.store.list('trees', runId)).filter((t) => t.iteration === iteration);
+    if (trees.length === 0) throw new LabError('not-found', `Iteration ${iteration} has no finished instructions to judge.`);
+    const checkable = new Map<string, IfevalRecord>();
+    for (const t of trees) {
+      const p = prompts.get(t.promptId);
+      if (p && p.instructionIds.length) checkable.set(t.promptId, asIfevalRecord(p));
+    }
+    await prepareFor([...checkable.values()]);
+    const items: JudgeItemResult[] = [];
+    for (const t of trees) {
+      const rec = checkable.get(t.promptId);
+      if (!rec) continue;
+      const followed = (response: string) => evaluateStrict(rec, response).follow_all_instructions;
+      t.data.samples.forEach((s, i) => {
+        items.push({ treeId: t.id, promptId: t.promptId, what: 'sample', index: i, verdict: s.judge.ok ? s.judge.judgment.label : null, followed: followed(s.response) });
+      });
+      for (const n of t.data.tree?.nodes ?? []) {
+        if (n.id === 0 || !n.judgment) continue;
+        items.push({ treeId: t.id, promptId: t.promptId, what: 'node', index: n.id, verdict: n.judgment.label, followed: followed(n.response) });
+      }
+    }
+    if (items.length === 0) throw new LabError('invalid-input', `No instruction of iteration ${iteration} has checkable constraints, so the judge cannot be scored. Use built-in or IFEval prompts.`);
+    const toJudged = (list: JudgeItemResult[]): JudgedItem[] => list.map((x) => ({ verdict: x.verdict, followed: x.followed }));
+    const all = judgeAccuracy(toJudged(items));
+    const samples = judgeAccuracy(toJudged(items.filter((x) => x.what === 'sample')));
+    const nodes = judgeAccuracy(toJudged(items.filter((x) => x.what === 'node')));
+    const summary: Record<string, number> = {};
+    for (const [prefix, a] of [['', all], ['samples.', samples], ['nodes.', nodes]] as const) {
+      for (const [k, v] of Object.entries(a)) if (typeof v === 'number') summary[prefix + k] = v;
+    }
+    const createdAt = this.now();
+    const record: EvalRecord = {
+      runId,
+      id: `judge:${String(iteration).padStart(3, '0')}:${createdAt}`,
+      iteration,
+      createdAt,
+      kind: 'judge',
+      summary,
+      meta: { trees: trees.length, checkableTrees: checkable.size },
+      details: items.map((x) => ({ ...x })),
+    };
+    await this.d.store.put('evals', record);
+    return record;
+  }
+
+  /** Every evaluation of a run, without per-prompt details, oldest first. */
+  async list(runId: string): Promise<EvalListItem[]> {
+    const all = await this.d.store.list('evals', runId);
+    return all.map(({ details: _d, ...rest }) => rest).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** One evaluation with its details and (for 'ifeval') the per-type breakdowns. */
+  async get(runId: string, id: string): Promise<{ record: EvalRecord; strict: Accuracy | null; loose: Accuracy | null }> {
+    const record = await this.d.store.get('evals', runId, id);
+    if (!record) throw new LabError('not-found', `No evaluation ${id} in this run.`);
+    if (record.kind !== 'ifeval') return { record, strict: null, loose: null };
+    const rows = record.details as unknown as PromptResult[];
+    const out = (r: PromptResult, follow: boolean[]): EvalOutput => ({
+      instruction_id_list: r.instruction_id_list,
+      prompt: r.prompt,
+      response: r.response,
+      follow_all_instructions: follow.every(Boolean),
+      follow_instruction_list: follow,
+    });
+    return { record, strict: accuracy(rows.map((r) => out(r, r.strict))), loose: accuracy(rows.map((r) => out(r, r.loose))) };
+  }
+
+  async remove(runId: string, id: string): Promise<void> {
+    await this.d.store.delete('evals', runId, id);
+  }
+}
+
+async function generateResponses(
+  actor: ModelBackend,
+  records: IfevalRecord[],
+  s: EvalSettings,
+  batch: number,
+  signal: AbortSignal | undefined,
+  onDone: (done: number) => void,
+): Promise<{ detail: PromptResult; strictOut: EvalOutput; looseOut: EvalOutput }[]> {
+  const out: { detail: PromptResult; strictOut: EvalOutput; looseOut: EvalOutput }[] = [];
+  onDone(0);
+  for (let i = 0; i < records.length; i += batch) {
+    if (signal?.aborted) throw new LabError('cancelled', 'Evaluation cancelled; nothing was stored.');
+    const chunk = records.slice(i, i + batch);
+    let gens;
+    try {
+      gens = await actor.generate(
+        chunk.map((r, j) => ({ messages: [{ role: 'user' as const, content: r.prompt }], n: 1, sampling: { temperature: s.temperature, topP: s.topP, maxTokens: s.maxTokens, seed: s.seed + i + j } })),
+        { signal },
+      );
+    } catch (e) {
+      if (isCancelled(e)) throw new LabError('cancelled', 'Evaluation cancelled; nothing was stored.');
+      throw e;
+    }
+    chunk.forEach((r, j) => {
+      const g = gens[j][0];
+      const strictOut = evaluateStrict(r, g.text);
+      const looseOut = evaluateLoose(r, g.text);
+      out.push({
+        strictOut,
+        looseOut,
+        detail: {
+          key: r.key,
+          prompt: r.prompt,
+          response: g.text,
+          instruction_id_list: r.instruction_id_list,
+          kwargs: r.kwargs.map((k) => ({ ...k })),
+          strict: strictOut.follow_instruction_list,
+          loose: looseOut.follow_instruction_list,
+          finishReason: g.finishReason,
+          tokens: g.tokens,
+        },
+      });
+    });
+    onDone(out.length);
+  }
+  return out;
+}
+
+export function describeSet(s: EvalSettings): string {
+  const set = s.set;
+  const how = s.temperature === 0 ? 'greedy' : `sampled at temperature ${s.temperature}, top-p ${s.topP}`;
+  const what =
+    set.source === 'ifeval' ? `IFEval, ${set.count} prompts (seed ${set.seed})` : set.source === 'generated' ? `built-in constraint prompts, ${set.count} (seed ${set.seed})` : `uploaded “${set.name}”, ${set.records.length} prompts`;
+  return `${what}; ${how}, up to ${s.maxTokens} tokens`;
+}

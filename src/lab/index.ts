@@ -1,0 +1,56 @@
+/**
+ * The lab's worker-side services, DOM-free: the model host, the self-play loop, evaluation,
+ * browsing and editing results, prompts and exports. `createLab` wires them over one store;
+ * workers/lab.worker.ts maps protocol methods onto them, and tests use them directly.
+ */
+import { BrowseService } from './browse';
+import { EvalService } from './evaluate';
+import { JobSlot, type LocksLike } from './jobs';
+import { ModelHost } from './models';
+import { PromptService } from './prompts';
+import { SelfPlayService, type AdapterSource, type SelfPlayListener } from './selfplay';
+import type { LabStoreLike } from './store';
+
+export interface Lab<S extends LabStoreLike = LabStoreLike> {
+  store: S;
+  models: ModelHost;
+  jobs: JobSlot;
+  browse: BrowseService;
+  prompts: PromptService;
+  selfplay: SelfPlayService;
+  evals: EvalService;
+}
+
+export interface LabOptions {
+  models?: ModelHost;
+  listener: SelfPlayListener;
+  /** Training's adapters (none until training exists). */
+  adapters?: AdapterSource;
+  locks?: LocksLike | null;
+  now?: () => number;
+  throttleMs?: number;
+}
+
+export function createLab<S extends LabStoreLike>(store: S, o: LabOptions): Lab<S> {
+  const models = o.models ?? new ModelHost({ now: o.now });
+  const jobs = new JobSlot(o.locks ?? null);
+  const browse = new BrowseService(store);
+  return {
+    store,
+    models,
+    jobs,
+    browse,
+    prompts: new PromptService(store),
+    selfplay: new SelfPlayService({ store, models, jobs, browse, listener: o.listener, adapters: o.adapters, now: o.now, throttleMs: o.throttleMs }),
+    evals: new EvalService({ store, models, jobs, adapters: o.adapters, now: o.now }),
+  };
+}
+
+export { applyConfigPatch, defaultRunConfig, describeBinding, describeSource, modelKey, nextIteration, parseRunConfig } from './run-config';
+export type * from './run-config';
+export { PRESETS, TINY_DEMO_TEMPLATES, paperSpar, tinyDemoSpar, type Preset } from './presets';
+export { EXPORT_KINDS, exportFile, type ExportFile, type ExportKind } from './exports';
+export { summarizeTree, type Page, type TreeSummary } from './browse';
+export { LAB_ENGINE, CPU_ENGINE, type EngineKind, type LabEngineLike } from './engine';
+export { NO_ADAPTERS, type AdapterSource, type SelfPlayOutcome, type SelfPlayState, type SelfPlayStats } from './selfplay';
+export type { ModelSummary, LoadRequest, PlanReport } from './models';

@@ -1,0 +1,264 @@
+/**
+ * The worker's model host: loads models by source (the generated tiny demo model, a Hugging
+ * Face repository, a folder of local files), keeps each loaded once, and hands out role-bound
+ * backends — a lab-engine view with the role's adapters, or an OpenAI-compatible endpoint.
+ * Actor and refiner on the same model share one loaded base (two views over one engine).
+ */
+import { createOpenAIBackend } from '../backends/openai';
+import type { ModelBackend } from '../backends/types';
+import { LabError } from '../errors';
+import { hubSource, type HubSourceOptions } from '../engine/load/fetch';
+import { browserFilesSource, memorySource, type FileSource, type PickedFile } from '../engine/load/files';
+import { loadModel, type LoadedModel } from '../engine/load/model';
+import { checkModelFits, planModel, totalProgress, type DeviceLimits, type FitReport } from '../engine/load/plan';
+import type { LoraAdapter } from '../engine/model/weights';
+import { tinyModelFiles } from '../engine/tiny/tiny';
+import type { Models } from '../spar/instruction';
+import { LAB_ENGINE, type EngineKind, type LabEngineLike } from './engine';
+import { describeSource, modelKey, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
+
+/** The tiny demo model's shape: the generator's defaults with room for the demo's prompts. */
+export const TINY_DEMO_SHAPE = { maxPositionEmbeddings: 1024 } as const;
+
+/** A source to load, with the files themselves where the source is local. */
+export type LoadRequest = Exclude<ModelSourceSpec, { type: 'files' }> | { type: 'files'; label: string; files: (File | PickedFile)[] };
+
+export interface ModelSummary {
+  key: string;
+  source: ModelSourceSpec;
+  /** Short name, e.g. "SmolLM2-135M-Instruct-q4f16_1-MLC" or "tiny-1". */
+  name: string;
+  description: string;
+  /** Which engine holds it ("CPU reference engine", "WebGPU engine"). */
+  engine: string;
+  format: 'hf' | 'mlc';
+  quantization: string | null;
+  arch: string;
+  layers: number;
+  hiddenSize: number;
+  vocabSize: number;
+  contextLength: number;
+  parameters: number;
+  loadedAt: number;
+  /** The fit check made before loading (absent without WebGPU or for the tiny model). */
+  fit: FitReport | null;
+}
+
+export interface PlanReport {
+  name: string;
+  format: 'hf' | 'mlc';
+  quantization: string | null;
+  arch: string;
+  parameters: number;
+  weightBytes: number;
+  downloadBytes: number | null;
+  /** Null where this browser has no WebGPU to check against. */
+  fit: FitReport | null;
+}
+
+export interface ModelHostOptions {
+  engine?: EngineKind;
+  /** Hub access (tests point it at a local server or a fake fetch). */
+  hub?: Pick<HubSourceOptions, 'endpoint' | 'fetch' | 'caches'>;
+  /** This device's WebGPU limits for the fit check; null where there is no WebGPU. */
+  limits?: () => Promise<DeviceLimits | null>;
+  onDeviceLost?: (key: string, message: string) => void;
+  now?: () => number;
+}
+
+interface LoadOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: { label: string; done: number; total?: number }) => void;
+}
+
+interface Entry {
+  summary: ModelSummary;
+  engine: LabEngineLike;
+}
+
+export class ModelHost {
+  private readonly entries = new Map<string, Entry>();
+  private readonly loading = new Map<string, Promise<Entry>>();
+  /** API keys by endpoint URL: memory only, never stored or exported. */
+  private readonly apiKeys = new Map<string, string>();
+  readonly engineKind: EngineKind;
+
+  constructor(private readonly opts: ModelHostOptions = {}) {
+    this.engineKind = opts.engine ?? LAB_ENGINE;
+  }
+
+  list(): ModelSummary[] {
+    return [...this.entries.values()].map((e) => e.summary);
+  }
+
+  get(key: string): ModelSummary | undefined {
+    return this.entries.get(key)?.summary;
+  }
+
+  /** What loading a hub or local model would take, and whether it fits this GPU (nothing downloaded but small files). */
+  async plan(req: LoadRequest, opts: LoadOptions = {}): Promise<PlanReport> {
+    if (req.type === 'tiny') throw new LabError('invalid-input', 'The tiny model is generated in memory; there is nothing to plan.');
+    const source = this.source(req, opts.signal);
+    const plan = await planModel(source);
+    const limits = await this.limits();
+    const c = plan.info.config;
+    return {
+      name: nameOf(req),
+      format: plan.info.format,
+      quantization: plan.info.quantization,
+      arch: c.arch,
+      parameters: parameterCount(c),
+      weightBytes: plan.weightBytes,
+      downloadBytes: plan.downloadBytes,
+      fit: limits ? checkModelFits(plan, limits) : null,
+    };
+  }
+
+  /** Loads a model (once: a second request for the same source gets the same model). */
+  async load(req: LoadRequest, opts: LoadOptions = {}): Promise<ModelSummary> {
+    const key = modelKey(req.type === 'files' ? { type: 'files', label: req.label } : req);
+    const have = this.entries.get(key);
+    if (have && req.type !== 'files') return have.summary;
+    if (have) this.unload(key); // a folder picked again replaces the old one
+    let pending = this.loading.get(key);
+    if (!pending) {
+      pending = this.doLoad(key, req, opts).finally(() => this.loading.delete(key));
+      this.loading.set(key, pending);
+    }
+    return (await pending).summary;
+  }
+
+  unload(key: string): boolean {
+    const e = this.entries.get(key);
+    if (!e) return false;
+    e.engine.destroy();
+    this.entries.delete(key);
+    return true;
+  }
+
+  setApiKey(baseUrl: string, apiKey: string): void {
+    if (apiKey) this.apiKeys.set(baseUrl.trim(), apiKey);
+    else this.apiKeys.delete(baseUrl.trim());
+  }
+
+  hasApiKey(baseUrl: string): boolean {
+    return this.apiKeys.has(baseUrl.trim());
+  }
+
+  /** Endpoints that have a key this session (never the keys themselves). */
+  apiKeyUrls(): string[] {
+    return [...this.apiKeys.keys()];
+  }
+
+  /**
+   * Backends for both roles, loading lab-engine models that can be loaded without the user
+   * (tiny, hub) and applying the given adapters. Local folders must have been opened first.
+   */
+  async backends(
+    bindings: Record<Role, RoleBinding>,
+    opts: LoadOptions & { adapters?: Partial<Record<Role, LoraAdapter>> } = {},
+  ): Promise<Models> {
+    const actor = await this.backend(bindings.actor, 'actor', { ...opts, adapter: opts.adapters?.actor });
+    const refiner = await this.backend(bindings.refiner, 'refiner', { ...opts, adapter: opts.adapters?.refiner });
+    return { actor, refiner };
+  }
+
+  /** One role's backend (e.g. the actor, for an evaluation). */
+  async backend(b: RoleBinding, role: Role, opts: LoadOptions & { adapter?: LoraAdapter } = {}): Promise<ModelBackend> {
+    if (b.kind === 'openai') {
+      return createOpenAIBackend({ baseUrl: b.baseUrl, model: b.model, apiKey: this.apiKeys.get(b.baseUrl), verdict: b.verdict, label: `${b.model} at ${b.baseUrl} · ${role}` });
+    }
+    const entry = await this.ensure(b.model, opts);
+    const adapter = opts.adapter;
+    if (adapter) await entry.engine.setAdapter(adapter);
+    return entry.engine.view({ adapters: adapter ? [adapter.name] : [], role: adapter ? `${role} (${adapter.name})` : `${role} (base)` });
+  }
+
+  private async ensure(spec: ModelSourceSpec, opts: LoadOptions): Promise<Entry> {
+    const key = modelKey(spec);
+    const have = this.entries.get(key);
+    if (have) return have;
+    if (spec.type === 'files') {
+      throw new LabError('not-found', `The model folder “${spec.label}” is not open (local files cannot be reopened after a reload). Open the folder again in Setup.`);
+    }
+    await this.load(spec, opts);
+    return this.entries.get(key)!;
+  }
+
+  private async doLoad(key: string, req: LoadRequest, opts: LoadOptions): Promise<Entry> {
+    const progress = opts.onProgress ?? (() => {});
+    const name = nameOf(req);
+    let loaded: LoadedModel;
+    let fit: FitReport | null = null;
+    if (req.type === 'tiny') {
+      progress({ label: 'Generating the tiny model', done: 0 });
+      loaded = await loadModel(memorySource(tinyModelFiles({ format: 'hf', seed: req.seed, ...TINY_DEMO_SHAPE }), name));
+    } else {
+      const source = this.source(req, opts.signal);
+      progress({ label: 'Reading the model description', done: 0 });
+      const plan = await planModel(source);
+      const limits = await this.limits();
+      if (limits) {
+        fit = checkModelFits(plan, limits);
+        if (fit.verdict === 'too-large') throw new LabError('out-of-memory', fit.message);
+      }
+      const label = req.type === 'hub' ? 'Downloading (or reading from the browser cache)' : 'Reading the files';
+      const onFile = totalProgress(plan, (done, total) => progress({ label, done, total: total ?? undefined }));
+      loaded = await loadModel(source, { onProgress: (path, done) => onFile(path, done) });
+      // Small files (tokenizer, configs) are read without progress: close the bar at 100%.
+      if (plan.downloadBytes !== null) progress({ label, done: plan.downloadBytes, total: plan.downloadBytes });
+    }
+    if (opts.signal?.aborted) throw new LabError('cancelled', 'Cancelled.');
+    progress({ label: `Starting the ${this.engineKind.name}`, done: 0 });
+    const engine = await this.engineKind.create(loaded, name);
+    const c = loaded.config;
+    const summary: ModelSummary = {
+      key,
+      source: req.type === 'files' ? { type: 'files', label: req.label } : req,
+      name,
+      description: describeSource(req.type === 'files' ? { type: 'files', label: req.label } : req),
+      engine: this.engineKind.name,
+      format: loaded.format,
+      quantization: loaded.quantization,
+      arch: c.arch,
+      layers: c.numLayers,
+      hiddenSize: c.hiddenSize,
+      vocabSize: c.vocabSize,
+      contextLength: c.maxPositionEmbeddings,
+      parameters: parameterCount(c),
+      loadedAt: (this.opts.now ?? Date.now)(),
+      fit,
+    };
+    engine.onDeviceLost?.((message) => this.opts.onDeviceLost?.(key, message));
+    const entry = { summary, engine };
+    this.entries.set(key, entry);
+    return entry;
+  }
+
+  private source(req: LoadRequest, signal?: AbortSignal): FileSource {
+    if (req.type === 'hub') return hubSource(req.repo, { revision: req.revision, signal, ...this.opts.hub });
+    if (req.type === 'files') {
+      if (!req.files?.length) throw new LabError('invalid-input', 'No files were chosen. Choose the model folder (config.json or mlc-chat-config.json, weights, tokenizer.json).');
+      return browserFilesSource(req.files, req.label);
+    }
+    throw new LabError('internal', `No file source for ${req.type}.`);
+  }
+
+  private async limits(): Promise<DeviceLimits | null> {
+    return this.opts.limits ? this.opts.limits() : null;
+  }
+}
+
+function nameOf(req: LoadRequest): string {
+  if (req.type === 'tiny') return `tiny-${req.seed}`;
+  if (req.type === 'hub') return req.repo.split('/').pop() ?? req.repo;
+  return req.label;
+}
+
+/** Parameters of a Llama-family decoder (embeddings counted once when tied). */
+export function parameterCount(c: LoadedModel['config']): number {
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const perLayer = c.hiddenSize * q * 2 + c.hiddenSize * kv * 2 + 3 * c.hiddenSize * c.intermediateSize + 2 * c.hiddenSize + (c.attentionBias ? q + 2 * kv : 0);
+  return c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2) + c.numLayers * perLayer + c.hiddenSize;
+}

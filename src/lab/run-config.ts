@@ -1,0 +1,206 @@
+/**
+ * What a run record's `config` holds, beyond the SPaR settings: which model serves each role,
+ * how evaluations are made, and the history of the run's iterations. Plain JSON, read with
+ * `parseRunConfig` (defaults filled in, every field checked) by the worker and the page alike.
+ */
+import { LabError } from '../errors';
+import { parseSparConfig, type SparConfig } from '../spar/config';
+
+/** Where a lab-engine model comes from. */
+export type ModelSourceSpec =
+  /** A random tiny model generated in memory (its text is noise; the loop runs for real). */
+  | { type: 'tiny'; seed: number }
+  /** A Hugging Face repository (MLC build or safetensors checkpoint), cached in the browser. */
+  | { type: 'hub'; repo: string; revision?: string }
+  /** A folder the user picked or dropped; it has to be opened again after a reload. */
+  | { type: 'files'; label: string };
+
+/**
+ * The backend kinds a role can be served by. The lab engine can apply the run's adapters; an
+ * OpenAI-compatible endpoint serves a frozen model (its API key is kept in the worker's memory
+ * only, never stored).
+ */
+export type RoleBinding =
+  | { kind: 'lab'; model: ModelSourceSpec }
+  | { kind: 'openai'; baseUrl: string; model: string; verdict: boolean };
+
+export type Role = 'actor' | 'refiner';
+
+export type EvalSetSpec =
+  /** The official IFEval prompts (bundled), the first `count` after a seeded shuffle. */
+  | { source: 'ifeval'; count: number; seed: number }
+  /** Built-in constraint prompts drawn with their own seed (held out from training by text). */
+  | { source: 'generated'; count: number; seed: number }
+  /** Uploaded IFEval-format records, kept in the run. */
+  | { source: 'upload'; name: string; records: unknown[] };
+
+export interface EvalSettings {
+  set: EvalSetSpec;
+  /** 0 = greedy decoding. */
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+  seed: number;
+}
+
+export type IterationStatus = 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+
+/** One self-play iteration as it was run: its settings are frozen when it first starts. */
+export interface IterationEntry {
+  iteration: number;
+  status: IterationStatus;
+  startedAt: number;
+  updatedAt: number;
+  finishedAt?: number;
+  /** The SPaR settings it runs with (a resume uses these, not later edits). */
+  spar: SparConfig;
+  models: Record<Role, RoleBinding>;
+  /** Backend labels as shown to the user. */
+  labels: Record<Role, string>;
+  /** Adapters applied to each role (from training on the previous iteration), by name. */
+  adapters: Partial<Record<Role, string>>;
+  instructions: number;
+  finished: number;
+  failed: number;
+  pairs: number;
+  rft: number;
+  error?: { kind: string; message: string };
+}
+
+export type PresetName = 'tiny-demo' | 'paper' | 'custom';
+
+export interface RunConfig {
+  preset: PresetName;
+  spar: SparConfig;
+  models: Record<Role, RoleBinding>;
+  eval: EvalSettings;
+  iterations: IterationEntry[];
+}
+
+export const DEFAULT_EVAL: EvalSettings = {
+  set: { source: 'ifeval', count: 20, seed: 0 },
+  temperature: 0,
+  topP: 1,
+  maxTokens: 1024,
+  seed: 0,
+};
+
+export const TINY_MODEL: ModelSourceSpec = { type: 'tiny', seed: 1 };
+
+export function defaultRunConfig(): RunConfig {
+  return {
+    preset: 'custom',
+    spar: parseSparConfig({}),
+    models: { actor: { kind: 'lab', model: TINY_MODEL }, refiner: { kind: 'lab', model: TINY_MODEL } },
+    eval: structuredClone(DEFAULT_EVAL),
+    iterations: [],
+  };
+}
+
+/** Reads a run's stored config: missing parts get defaults, bad ones a LabError naming them. */
+export function parseRunConfig(raw: Record<string, unknown> | undefined): RunConfig {
+  const d = defaultRunConfig();
+  const c = raw ?? {};
+  const preset = c.preset === 'tiny-demo' || c.preset === 'paper' || c.preset === 'custom' ? c.preset : d.preset;
+  const models = isObject(c.models) ? c.models : {};
+  return {
+    preset,
+    spar: parseSparConfig(c.spar ?? {}),
+    models: {
+      actor: models.actor === undefined ? d.models.actor : checkBinding(models.actor, 'actor'),
+      refiner: models.refiner === undefined ? d.models.refiner : checkBinding(models.refiner, 'refiner'),
+    },
+    eval: c.eval === undefined ? d.eval : checkEval(c.eval),
+    iterations: Array.isArray(c.iterations) ? (c.iterations as IterationEntry[]) : [],
+  };
+}
+
+export function checkBinding(b: unknown, role: string): RoleBinding {
+  const bad = (why: string) => new LabError('invalid-input', `The ${role}'s model: ${why}.`);
+  if (!isObject(b)) throw bad('missing');
+  if (b.kind === 'lab') return { kind: 'lab', model: checkSource(b.model, role) };
+  if (b.kind === 'openai') {
+    if (typeof b.baseUrl !== 'string' || !/^https?:\/\//.test(b.baseUrl.trim())) throw bad('give the server URL, e.g. http://localhost:8000/v1');
+    if (typeof b.model !== 'string' || !b.model.trim()) throw bad('name the model the server serves');
+    return { kind: 'openai', baseUrl: b.baseUrl.trim(), model: b.model.trim(), verdict: b.verdict !== false };
+  }
+  throw bad(`unknown backend kind ${JSON.stringify(b.kind)} (lab engine or OpenAI-compatible endpoint)`);
+}
+
+export function checkSource(s: unknown, role = 'model'): ModelSourceSpec {
+  const bad = (why: string) => new LabError('invalid-input', `The ${role}'s model source: ${why}.`);
+  if (!isObject(s)) throw bad('missing');
+  if (s.type === 'tiny') {
+    if (!Number.isInteger(s.seed)) throw bad('the tiny model needs an integer seed');
+    return { type: 'tiny', seed: s.seed as number };
+  }
+  if (s.type === 'hub') {
+    if (typeof s.repo !== 'string' || !/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(s.repo.trim())) throw bad('write the repository as owner/name');
+    const revision = typeof s.revision === 'string' && s.revision.trim() ? s.revision.trim() : undefined;
+    return revision ? { type: 'hub', repo: s.repo.trim(), revision } : { type: 'hub', repo: s.repo.trim() };
+  }
+  if (s.type === 'files') {
+    if (typeof s.label !== 'string' || !s.label) throw bad('the folder needs a name');
+    return { type: 'files', label: s.label };
+  }
+  throw bad(`unknown source ${JSON.stringify(s.type)}`);
+}
+
+function checkEval(e: unknown): EvalSettings {
+  const bad = (why: string) => new LabError('invalid-input', `Evaluation settings: ${why}.`);
+  if (!isObject(e)) throw bad('missing');
+  const out = { ...DEFAULT_EVAL, ...e } as EvalSettings;
+  const s = out.set as unknown;
+  if (!isObject(s)) throw bad('choose a prompt set');
+  if (s.source === 'ifeval' || s.source === 'generated') {
+    if (!Number.isInteger(s.count) || (s.count as number) < 1) throw bad('the number of prompts must be a whole number ≥ 1');
+    if (!Number.isInteger(s.seed)) throw bad('the seed must be a whole number');
+  } else if (s.source === 'upload') {
+    if (!Array.isArray(s.records) || s.records.length === 0) throw bad('the uploaded set has no prompts');
+  } else throw bad(`unknown prompt set ${JSON.stringify(s.source)}`);
+  if (!(typeof out.temperature === 'number' && out.temperature >= 0 && out.temperature <= 10)) throw bad('temperature must be in [0, 10]');
+  if (!(typeof out.topP === 'number' && out.topP > 0 && out.topP <= 1)) throw bad('top-p must be in (0, 1]');
+  if (!(Number.isInteger(out.maxTokens) && out.maxTokens >= 1)) throw bad('max tokens must be a whole number ≥ 1');
+  if (!Number.isInteger(out.seed)) throw bad('the seed must be a whole number');
+  return out;
+}
+
+/** A stable key for a model source: the same key means the same weights. */
+export function modelKey(s: ModelSourceSpec): string {
+  if (s.type === 'tiny') return `tiny:${s.seed}`;
+  if (s.type === 'hub') return `hub:${s.repo}@${s.revision ?? 'main'}`;
+  return `files:${s.label}`;
+}
+
+export function describeSource(s: ModelSourceSpec): string {
+  if (s.type === 'tiny') return `tiny random model (seed ${s.seed})`;
+  if (s.type === 'hub') return `${s.repo}${s.revision && s.revision !== 'main' ? `@${s.revision}` : ''}`;
+  return `local folder “${s.label}”`;
+}
+
+export function describeBinding(b: RoleBinding): string {
+  return b.kind === 'lab' ? describeSource(b.model) : `${b.model} at ${b.baseUrl}`;
+}
+
+/** The iteration a new self-play start should work on, and whether it is a resume. */
+export function nextIteration(iterations: readonly IterationEntry[]): { iteration: number; resume: boolean } {
+  const last = iterations.at(-1);
+  if (!last) return { iteration: 0, resume: false };
+  if (last.status === 'done' || last.status === 'cancelled') return { iteration: last.iteration + 1, resume: false };
+  return { iteration: last.iteration, resume: true };
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** What the page may change in a run's config (the iteration history belongs to the worker). */
+export type RunConfigPatch = Partial<Pick<RunConfig, 'preset' | 'models' | 'eval'>> & { spar?: unknown };
+
+/** Applies a patch to a stored config, checking the result; the history is kept as it is. */
+export function applyConfigPatch(raw: Record<string, unknown>, patch: RunConfigPatch): Record<string, unknown> {
+  const next: Record<string, unknown> = { ...raw };
+  for (const k of ['preset', 'spar', 'models', 'eval'] as const) if (patch[k] !== undefined) next[k] = patch[k];
+  const parsed = parseRunConfig(next); // throws, naming the bad field
+  return { ...next, preset: parsed.preset, spar: parsed.spar, models: parsed.models, eval: parsed.eval };
+}
