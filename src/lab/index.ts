@@ -48,7 +48,7 @@ export function createLab<S extends LabStoreLike>(store: S, o: LabOptions): Lab<
 
 export { applyConfigPatch, defaultRunConfig, describeBinding, describeSource, modelKey, nextIteration, parseRunConfig } from './run-config';
 export type * from './run-config';
-export { PRESETS, TINY_DEMO_TEMPLATES, paperSpar, tinyDemoSpar, type Preset } from './presets';
+export { PRESETS, TINY_DEMO_TEMPLATES, paperSpar, presetPatch, tinyDemoSpar, type Preset } from './presets';
 export { EXPORT_KINDS, exportFile, type ExportFile, type ExportKind } from './exports';
 export { summarizeTree, type Page, type TreeSummary } from './browse';
 export { LAB_ENGINE, CPU_ENGINE, type EngineKind, type LabEngineLike } from './engine';

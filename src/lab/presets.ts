@@ -15,7 +15,7 @@
  */
 import { DEFAULT_TEMPLATES, type SparTemplates } from '../spar/templates';
 import { parseSparConfig, type SparConfig } from '../spar/config';
-import { DEFAULT_EVAL, TINY_MODEL, type EvalSettings, type PresetName, type Role, type RoleBinding } from './run-config';
+import { DEFAULT_EVAL, TINY_MODEL, type EvalSettings, type PresetName, type Role, type RoleBinding, type RunConfigPatch } from './run-config';
 
 export const TINY_DEMO_TEMPLATES: SparTemplates = {
   ...DEFAULT_TEMPLATES,
@@ -46,7 +46,7 @@ export function paperSpar(): SparConfig {
 }
 
 export interface Preset {
-  name: PresetName;
+  name: Exclude<PresetName, 'custom'>;
   title: string;
   description: string;
   spar: () => SparConfig;
@@ -77,3 +77,9 @@ export const PRESETS: Record<Exclude<PresetName, 'custom'>, Preset> = {
     eval: { ...DEFAULT_EVAL, set: { source: 'ifeval', count: 541, seed: 0 } },
   },
 };
+
+/** The config patch a preset applies (the paper preset leaves the models as they are). */
+export function presetPatch(name: Exclude<PresetName, 'custom'>): RunConfigPatch {
+  const p = PRESETS[name];
+  return { preset: name, spar: p.spar(), eval: structuredClone(p.eval), ...(p.models ? { models: structuredClone(p.models) } : {}) };
+}

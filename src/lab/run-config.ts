@@ -59,6 +59,8 @@ export interface IterationEntry {
   labels: Record<Role, string>;
   /** Adapters applied to each role (from training on the previous iteration), by name. */
   adapters: Partial<Record<Role, string>>;
+  /** t of the models used, M_t and R_t: 0 for the base models, else the adapter's iteration + 1. */
+  generation?: Record<Role, number>;
   instructions: number;
   finished: number;
   failed: number;

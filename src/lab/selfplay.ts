@@ -179,9 +179,11 @@ export class SelfPlayService {
             rft: 0,
           };
       const adapters: Partial<Record<Role, LoraAdapter>> = {};
+      entry.generation = { actor: 0, refiner: 0 };
       for (const role of ['actor', 'refiner'] as const) {
         const found = await (this.d.adapters ?? NO_ADAPTERS).latest(run.id, role, iteration);
         if (found) adapters[role] = found.adapter;
+        entry.generation[role] = found ? found.trainedOn + 1 : 0;
       }
       entry.adapters = { actor: adapters.actor?.name, refiner: adapters.refiner?.name };
       const models = await this.d.models.backends(entry.models, { adapters, signal: controller.signal, onProgress: o.onProgress });

@@ -1,14 +1,37 @@
 /**
  * The page's side of the lab: the only module that talks to the lab worker. It exports verbs
- * (createRun, exportRun, …) and reactive state that components read; components never post
- * messages themselves.
+ * (createRun, startSelfPlay, exportFile, …) and reactive state that components read, and folds
+ * the worker's events (run changes, self-play progress, finished trees, streamed text) into
+ * that state. Components never post messages themselves.
  */
 import { LabError } from '../errors';
 import type { GpuReport } from '../engine/gpu/report';
 import type { RunSummary, StorageReport } from '../store/lab-store';
 import { storageReport } from '../store/lab-store';
-import type { Progress } from '../../workers/protocol';
+import type { RunRecord } from '../store/records';
+import type { TreeSummary } from '../lab/browse';
+import type { ModelSummary } from '../lab/models';
+import type { ExportKind } from '../lab/exports';
+import type { SelfPlayState, SelfPlayStats } from '../lab/selfplay';
+import type { CallPurpose } from '../spar/calls';
+import type { LabEvent, Method, Params, Progress, Result } from '../../workers/protocol';
 import { LabClient } from '../../workers/rpc';
+
+/** What the page knows about a run's self-play right now. */
+export interface LiveSelfPlay {
+  state: SelfPlayState;
+  stats: SelfPlayStats | null;
+  text: { promptId: string; purpose: CallPurpose; text: string } | null;
+  /** Finished instructions of this session, newest first. */
+  trees: TreeSummary[];
+}
+
+export interface CallOptions {
+  /** Show a progress bar with this label while the call runs. */
+  task?: string;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
 
 class Lab {
   gpu = $state<GpuReport | null>(null);
@@ -18,6 +41,12 @@ class Lab {
   error = $state<LabError | null>(null);
   /** A long operation in progress, shown as a progress bar. */
   task = $state<{ label: string; progress: Progress | null } | null>(null);
+  /** Models loaded in the worker, and the engine that holds them. */
+  models = $state<{ engine: string; models: ModelSummary[]; apiKeys: string[] }>({ engine: '', models: [], apiKeys: [] });
+  /** Self-play state per run id. */
+  live = $state<Record<string, LiveSelfPlay>>({});
+  /** Bumped whenever a run's stored results change (views reload what they show). */
+  revision = $state<Record<string, number>>({});
 
   private client: LabClient;
 
@@ -25,13 +54,11 @@ class Lab {
     const worker = new Worker(new URL('../../workers/lab.worker.ts', import.meta.url), { type: 'module', name: 'lab' });
     this.client = new LabClient(worker);
     worker.addEventListener('error', (e) => {
-      const err = new LabError('internal', `The lab worker crashed: ${e.message || 'unknown error'}. Reload the page.`);
+      const err = new LabError('internal', `The lab worker crashed: ${e.message || 'unknown error'}. Reload the page; finished work is saved.`);
       this.client.failAll(err);
       this.error = err;
     });
-    this.client.onEvent((ev) => {
-      if (ev.type === 'device-lost') this.error = new LabError('device-lost', ev.message);
-    });
+    this.client.onEvent((ev) => this.onEvent(ev));
   }
 
   async start(): Promise<void> {
@@ -40,7 +67,23 @@ class Lab {
     await Promise.all([
       this.guard(async () => (this.gpu = await this.client.call('gpu.report', {}))),
       this.refreshRuns(),
+      this.refreshModels(),
     ]);
+  }
+
+  /** Any protocol method; on failure shows the error and resolves null. */
+  async call<M extends Method>(method: M, params: Params<M>, opts: CallOptions = {}): Promise<Result<M> | null> {
+    const run = async (onProgress?: (p: Progress) => void) =>
+      this.client.call(method, params, {
+        signal: opts.signal,
+        onProgress: (p) => {
+          onProgress?.(p);
+          opts.onProgress?.(p);
+        },
+      });
+    let out: Result<M> | null = null;
+    const ok = opts.task ? await this.withTask(opts.task, async (p) => void (out = await run(p))) : await this.guard(async () => void (out = await run()));
+    return ok ? out : null;
   }
 
   async refreshRuns(): Promise<void> {
@@ -50,43 +93,138 @@ class Lab {
     });
   }
 
-  async createRun(name: string): Promise<boolean> {
-    return this.guard(async () => {
-      await this.client.call('runs.create', { name });
-      await this.refreshRuns();
-    });
+  async refreshModels(): Promise<void> {
+    const m = await this.call('models.list', {});
+    if (m) this.models = m;
+  }
+
+  async createRun(name: string, config?: Record<string, unknown>): Promise<RunRecord | null> {
+    const run = await this.call('runs.create', { name, config });
+    if (run) await this.refreshRuns();
+    return run;
   }
 
   async renameRun(runId: string, name: string): Promise<boolean> {
-    return this.guard(async () => {
-      await this.client.call('runs.rename', { runId, name });
-      await this.refreshRuns();
-    });
+    const ok = (await this.call('runs.rename', { runId, name })) !== null;
+    await this.refreshRuns();
+    return ok;
   }
 
   async deleteRun(runId: string): Promise<boolean> {
-    return this.guard(async () => {
-      await this.client.call('runs.delete', { runId });
-      await this.refreshRuns();
-    });
+    const ok = (await this.call('runs.delete', { runId })) !== null;
+    await this.refreshRuns();
+    return ok;
   }
 
   async exportRun(runId: string): Promise<boolean> {
-    return this.withTask('Exporting run', async (onProgress) => {
-      const { fileName, blob } = await this.client.call('runs.export', { runId }, { onProgress });
-      download(blob, fileName);
-    });
+    const r = await this.call('runs.export', { runId }, { task: 'Exporting run' });
+    if (r) download(r.blob, r.fileName);
+    return r !== null;
   }
 
   async importRun(file: File): Promise<boolean> {
-    return this.withTask(`Importing ${file.name}`, async (onProgress) => {
-      await this.client.call('runs.import', { file, asCopy: true }, { onProgress });
-      await this.refreshRuns();
-    });
+    const r = await this.call('runs.import', { file, asCopy: true }, { task: `Importing ${file.name}` });
+    await this.refreshRuns();
+    return r !== null;
+  }
+
+  /** Downloads one of a run's data files (pairs, RFT, trees). */
+  async exportFile(runId: string, kind: ExportKind, iteration?: number): Promise<boolean> {
+    const r = await this.call('exports.file', { runId, kind, iteration }, { task: 'Preparing the file' });
+    if (r) download(r.blob, r.fileName);
+    return r !== null;
+  }
+
+  async loadModel(request: Params<'models.load'>['request']): Promise<ModelSummary | null> {
+    const label = request.type === 'tiny' ? `Generating the tiny model (seed ${request.seed})` : request.type === 'hub' ? `Loading ${request.repo}` : `Loading ${request.label}`;
+    const m = await this.call('models.load', { request }, { task: label });
+    await this.refreshModels();
+    return m;
+  }
+
+  async unloadModel(key: string): Promise<void> {
+    await this.call('models.unload', { key });
+    await this.refreshModels();
+  }
+
+  async setApiKey(baseUrl: string, apiKey: string): Promise<void> {
+    await this.call('models.setApiKey', { baseUrl, apiKey });
+    await this.refreshModels();
+  }
+
+  /** Starts or resumes self-play; resolves when it stops (done, paused, cancelled, failed). */
+  async startSelfPlay(runId: string, iteration?: number): Promise<void> {
+    this.live[runId] = { state: 'loading', stats: this.live[runId]?.stats ?? null, text: null, trees: [] };
+    const out = await this.call('selfplay.start', { runId, iteration }, { task: undefined });
+    const live = this.live[runId];
+    if (out) {
+      live.state = out.state;
+      live.stats = out.stats;
+      if (out.state === 'failed') {
+        const it = (out.run.config.iterations as { iteration: number; error?: { kind: string; message: string } }[] | undefined)?.find((e) => e.iteration === out.stats.iteration);
+        if (it?.error) this.error = new LabError(it.error.kind as LabError['kind'], it.error.message);
+      }
+    } else if (live.state === 'loading') delete this.live[runId];
+    this.bump(runId);
+    await this.refreshModels();
+    await this.refreshRuns();
+  }
+
+  async pauseSelfPlay(runId: string): Promise<void> {
+    await this.call('selfplay.pause', { runId });
+  }
+
+  async cancelSelfPlay(runId: string): Promise<void> {
+    await this.call('selfplay.cancel', { runId });
+  }
+
+  /** Marks a run's results as changed, so views showing them reload. */
+  bump(runId: string): void {
+    this.revision[runId] = (this.revision[runId] ?? 0) + 1;
   }
 
   dismissError(): void {
     this.error = null;
+  }
+
+  showError(e: unknown): void {
+    this.error = e instanceof LabError ? e : new LabError('internal', String(e));
+  }
+
+  private onEvent(ev: LabEvent): void {
+    switch (ev.type) {
+      case 'device-lost':
+        this.error = new LabError('device-lost', ev.message);
+        void this.refreshModels();
+        break;
+      case 'run.updated': {
+        const i = this.runs?.findIndex((r) => r.id === ev.run.id) ?? -1;
+        if (this.runs && i >= 0) this.runs[i] = { ...this.runs[i], ...ev.run };
+        break;
+      }
+      case 'selfplay.progress': {
+        const live = (this.live[ev.runId] ??= { state: ev.state, stats: null, text: null, trees: [] });
+        live.state = ev.state;
+        live.stats = ev.stats;
+        break;
+      }
+      case 'selfplay.tree': {
+        const live = (this.live[ev.runId] ??= { state: 'running', stats: null, text: null, trees: [] });
+        live.trees = [ev.tree, ...live.trees].slice(0, 200);
+        this.bump(ev.runId);
+        break;
+      }
+      case 'selfplay.text': {
+        const live = this.live[ev.runId];
+        if (live) live.text = { promptId: ev.promptId, purpose: ev.purpose, text: ev.text };
+        break;
+      }
+      case 'ready':
+      case 'log':
+        break;
+      default:
+        ev satisfies never;
+    }
   }
 
   private async withTask(label: string, fn: (onProgress: (p: Progress) => void) => Promise<void>): Promise<boolean> {
@@ -104,7 +242,7 @@ class Lab {
       await fn();
       return true;
     } catch (e) {
-      this.error = e instanceof LabError ? e : new LabError('internal', String(e));
+      this.showError(e);
       return false;
     }
   }

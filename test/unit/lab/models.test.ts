@@ -20,9 +20,9 @@ function fakeHub(repo: string) {
     if (range) {
       const [, s, e] = /bytes=(\d+)-(\d+)/.exec(range)!;
       const part = f.subarray(Number(s), Number(e) + 1);
-      return new Response(part, { status: 206, headers: { 'content-length': String(part.byteLength) } });
+      return new Response(part as Uint8Array<ArrayBuffer>, { status: 206, headers: { 'content-length': String(part.byteLength) } });
     }
-    return new Response(init.method === 'HEAD' ? null : f, { headers: { 'content-length': String(f.byteLength) } });
+    return new Response(init.method === 'HEAD' ? null : (f as Uint8Array<ArrayBuffer>), { headers: { 'content-length': String(f.byteLength) } });
   };
   return { fetch: fetch as typeof globalThis.fetch, log };
 }

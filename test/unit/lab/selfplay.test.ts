@@ -164,6 +164,10 @@ describe('self-play service', () => {
     expect(engine.log.views.at(-2)).toEqual({ adapters: ['actor-it0'], role: 'actor (actor-it0)' });
     const iterations = parseRunConfig((await store.getRun(run.id)).config).iterations;
     expect(iterations.map((e) => e.adapters.actor)).toEqual([undefined, 'actor-it0']);
+    expect(iterations.map((e) => e.generation)).toEqual([
+      { actor: 0, refiner: 0 },
+      { actor: 1, refiner: 0 },
+    ]);
   });
 });
 
