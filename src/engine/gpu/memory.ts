@@ -89,10 +89,10 @@ function round16(size: number): number {
   return Math.max(16, Math.ceil(size / 16) * 16);
 }
 
-/** Size classes: multiples of 16 bytes up to 64 KiB, then multiples of 1/16 of the next power of two. */
+/** Size classes: powers of two up to 64 KiB, then multiples of 1/16 of the next power of two. */
 function sizeClass(size: number): number {
   const n = round16(size);
-  if (n <= 65536) return n;
+  if (n <= 65536) return 2 ** Math.ceil(Math.log2(n));
   const step = 2 ** Math.ceil(Math.log2(n)) / 16;
   return Math.ceil(n / step) * step;
 }

@@ -117,12 +117,12 @@ fn main(${FLAT_WG_ARGS}) {
   if (li == 0u) {
     var kept = 0.0;
     for (var c = 0u; c < ${WG}u; c++) { kept += red[c]; }
-    let target = uniform01(rp.z, rp.w) * kept;
+    let goal = uniform01(rp.z, rp.w) * kept;
     var acc = 0.0;
     var last = 0u;
     var found = false;
     for (var c = 0u; c < ${WG}u && !found; c++) {
-      if (acc + red[c] <= target) { acc += red[c]; continue; }
+      if (acc + red[c] <= goal) { acc += red[c]; continue; }
       let e0 = c * chunk;
       let e1 = min(e0 + chunk, P.V);
       for (var i = e0; i < e1; i++) {
@@ -130,7 +130,7 @@ fn main(${FLAT_WG_ARGS}) {
         if (p < tau) { continue; }
         acc += p;
         last = i;
-        if (acc > target) { found = true; break; }
+        if (acc > goal) { found = true; break; }
       }
     }
     if (!found) { // rounding left the target past the end: the last kept id

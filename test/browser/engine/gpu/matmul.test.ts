@@ -47,7 +47,7 @@ describe('matmulForward (tiled matmul and decode GEMV) against the CPU reference
       const xs = new Float32Array(T * IC);
       for (let t = 0; t < T; t++) xs.set(x.subarray(t * xStride + 4, t * xStride + 4 + IC), t * IC);
       const y = new Float32Array(T * OC);
-      cpuMatmul(y, xs, W.data as Float32Array, null, T, IC, OC);
+      cpuMatmul(y, xs, tensorToF32(W), null, T, IC, OC);
       const want = base.slice();
       for (let t = 0; t < T; t++) for (let o = 0; o < OC; o++) want[t * outStride + 7 + o] += 0.75 * y[t * OC + o];
       expectClose('matmul epilogue', await gpu.readF32(out.buffer, 0, T * outStride), want, { floor: 0.1 });
