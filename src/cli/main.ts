@@ -10,6 +10,8 @@ export interface CliCommand {
 
 const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   // name: () => import('./name').then((m) => m.command),
+  'tiny-model': () => import('./tiny-model').then((m) => m.command),
+  logits: () => import('./logits').then((m) => m.command),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -62,6 +62,32 @@ export function matmulForward(
 }
 
 /**
+ * LoRA update of a linear's output, in place: out += scale · (x · Aᵀ) · Bᵀ.
+ *   out [T,OC], xa [T,r] (x · Aᵀ, saved for backward), x [T,IC], a [r,IC], b [OC,r]
+ */
+export function loraForward(
+  out: Float32Array,
+  xa: Float32Array,
+  x: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  scale: number,
+  T: number,
+  IC: number,
+  OC: number,
+  r: number,
+): void {
+  matmulForward(xa, x, a, null, T, IC, r);
+  for (let t = 0; t < T; t++) {
+    for (let o = 0; o < OC; o++) {
+      let acc = 0;
+      for (let j = 0; j < r; j++) acc += xa[t * r + j] * b[o * r + j];
+      out[t * OC + o] += scale * acc;
+    }
+  }
+}
+
+/**
  * Rotary position embedding, in place, "rotate half" convention (Hugging Face Llama/Qwen2):
  * for each head, pairs (j, j + D/2) are rotated by angle pos · invFreq[j].
  *   x [T, nHeads*D], positions [T], invFreq [D/2]

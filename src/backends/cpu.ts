@@ -1,0 +1,133 @@
+/**
+ * The model interface over the CPU reference model: runs the whole SPaR loop in Node (CLI,
+ * tests) on a tiny model, with the same tokenizer, chat template, sampling rule and LoRA
+ * adapters as the lab engine. Slow by design; correct by construction.
+ */
+import { LabError } from '../errors';
+import type { CpuModel } from '../engine/cpu/model';
+import type { ChatTokenizer } from '../engine/load/tokenizer';
+import type {
+  BackendInfo,
+  CallOptions,
+  Generation,
+  GenerateRequest,
+  ModelBackend,
+  ScoreRequest,
+  ScoreResult,
+  VerdictRequest,
+  VerdictResult,
+} from './types';
+
+export interface CpuBackendOptions {
+  label?: string;
+  /** Adapters (already set on the model) applied to every call of this view; none: the base. */
+  adapters?: string[];
+}
+
+/** Length of the longest suffix of `text` that is a proper prefix of some stop string. */
+function pendingStopPrefix(text: string, stops: readonly string[]): number {
+  let hold = 0;
+  for (const s of stops) {
+    for (let k = Math.min(s.length - 1, text.length); k > hold; k--) {
+      if (text.endsWith(s.slice(0, k))) {
+        hold = k;
+        break;
+      }
+    }
+  }
+  return hold;
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new LabError('cancelled', 'Cancelled.');
+}
+
+export class CpuBackend implements ModelBackend {
+  readonly info: BackendInfo;
+  private readonly adapters: string[];
+
+  constructor(
+    readonly model: CpuModel,
+    readonly tokenizer: ChatTokenizer,
+    opts: CpuBackendOptions = {},
+  ) {
+    this.adapters = opts.adapters ?? [];
+    this.info = { label: opts.label ?? `CPU reference${this.adapters.length ? ` · ${this.adapters.join('+')}` : ''}`, kind: 'lab' };
+  }
+
+  async generate(requests: GenerateRequest[], opts: CallOptions = {}): Promise<Generation[][]> {
+    const out: Generation[][] = [];
+    for (let r = 0; r < requests.length; r++) {
+      checkAborted(opts.signal);
+      const req = requests[r];
+      const s = req.sampling;
+      const stops = (s.stop ?? []).filter((x) => x.length > 0);
+      const prompt = this.tokenizer.encodeChat(req.messages, { addGenerationPrompt: true });
+      const state = Array.from({ length: req.n }, () => ({ emitted: 0, text: '', stopped: false }));
+      const eos = new Set([...this.tokenizer.eosTokenIds, ...this.model.config.eosTokenIds]);
+      const seqs = this.model.generate(prompt, {
+        n: req.n,
+        temperature: s.temperature,
+        topP: s.topP,
+        maxTokens: s.maxTokens,
+        seed: s.seed ?? 0,
+        stopTokens: [...eos],
+        adapters: this.adapters,
+        signal: opts.signal,
+        onToken: (i, _tok, tokens) => {
+          const st = state[i];
+          const text = this.tokenizer.decode(tokens);
+          let cut = -1;
+          for (const stop of stops) {
+            const at = text.indexOf(stop);
+            if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+          }
+          st.text = cut >= 0 ? text.slice(0, cut) : text;
+          // Hold back what may still become a stop string or an incomplete UTF-8 character.
+          let safe = cut >= 0 ? st.text.length : text.length - pendingStopPrefix(text, stops);
+          while (cut < 0 && safe > st.emitted && text.charCodeAt(safe - 1) === 0xfffd) safe--;
+          if (safe > st.emitted) {
+            opts.onText?.(r, i, st.text.slice(st.emitted, safe));
+            st.emitted = safe;
+          }
+          st.stopped = cut >= 0;
+          return st.stopped;
+        },
+      });
+      out.push(
+        seqs.map((seq, i) => {
+          const st = state[i];
+          if (!st.stopped) st.text = this.tokenizer.decode(seq.tokens);
+          if (st.text.length > st.emitted) opts.onText?.(r, i, st.text.slice(st.emitted));
+          return { text: st.text, finishReason: seq.finishReason, tokens: seq.tokens.length };
+        }),
+      );
+    }
+    return out;
+  }
+
+  async score(requests: ScoreRequest[], opts: CallOptions = {}): Promise<ScoreResult[]> {
+    return requests.map((req) => {
+      checkAborted(opts.signal);
+      const prompt = this.tokenizer.encodeChat(req.messages, { addGenerationPrompt: true });
+      const response = this.tokenizer.encode(req.response);
+      const { logprob } = this.model.score(prompt, response, this.adapters);
+      return { logprob, tokens: response.length };
+    });
+  }
+
+  async verdict(requests: VerdictRequest[], opts: CallOptions = {}): Promise<VerdictResult[]> {
+    return requests.map((req) => {
+      checkAborted(opts.signal);
+      const prompt = this.tokenizer.encode(this.tokenizer.applyChatTemplate(req.messages, { addGenerationPrompt: true }) + req.prefix);
+      const logp = this.model.nextTokenLogprobs(prompt, this.adapters);
+      return {
+        logprobs: req.labels.map((label) => {
+          const ids = this.tokenizer.encode(label);
+          if (ids.length === 0) throw new LabError('invalid-input', `Verdict label "${label}" encodes to no token.`);
+          return logp[ids[0]];
+        }),
+      };
+    });
+  }
+}

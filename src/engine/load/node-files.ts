@@ -1,0 +1,34 @@
+/**
+ * A model folder on disk as a FileSource, and writing a file map to disk. Node only (the CLI
+ * and Node tests): the browser bundle never imports this module.
+ */
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { missingFile, type FileMap, type FileSource } from './files';
+
+export function directorySource(dir: string): FileSource {
+  return {
+    label: dir,
+    async exists(path) {
+      return stat(join(dir, path)).then((s) => s.isFile(), () => false);
+    },
+    async read(path, onProgress) {
+      const bytes = await readFile(join(dir, path)).catch(() => {
+        throw missingFile(this, path);
+      });
+      const out = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      onProgress?.(path, out.byteLength, out.byteLength);
+      return out;
+    },
+    async size(path) {
+      return stat(join(dir, path)).then((s) => s.size, () => null);
+    },
+  };
+}
+
+export async function writeFileMap(dir: string, files: FileMap): Promise<void> {
+  for (const [path, bytes] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), bytes);
+  }
+}
