@@ -59,27 +59,3 @@ export function expectClose(name: string, got: ArrayLike<number>, want: ArrayLik
 export function printMeasured(): void {
   for (const [k, v] of Object.entries(measured)) console.log(`max rel error ${k}: ${v.toExponential(2)}`);
 }
-
-/** f32 → IEEE half bits (round to nearest even). */
-export function f32ToF16(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = ((x >>> 23) & 0xff) - 127 + 15;
-  let mant = x & 0x7fffff;
-  if (exp <= 0) {
-    if (exp < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - exp;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && h & 1)) h++;
-    return sign | h;
-  }
-  if (exp >= 31) return sign | 0x7c00;
-  let h = (exp << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
-}

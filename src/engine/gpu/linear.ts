@@ -136,30 +136,3 @@ export function packSlice(
   }
   return { data, scales };
 }
-
-/** Tensor values as f32 (biases and norm weights are small and kept in f32 on the GPU). */
-export function tensorToF32(t: Tensor): Float32Array {
-  if (t.dtype === 'f32') return t.data;
-  if (t.dtype === 'f16') return Float32Array.from(t.data, f16ToF32);
-  const [OC, IC] = t.shape.length === 2 ? t.shape : [1, t.shape[0]];
-  const out = new Float32Array(OC * IC);
-  const words = Math.ceil(IC / 8);
-  const G = Math.ceil(IC / t.groupSize);
-  for (let o = 0; o < OC; o++) {
-    for (let k = 0; k < IC; k++) {
-      const code = (t.packed[o * words + (k >> 3)] >>> (4 * (k & 7))) & 15;
-      const s = t.scaleDtype === 'f32' ? (t.scales as Float32Array)[o * G + Math.floor(k / t.groupSize)] : f16ToF32((t.scales as Uint16Array)[o * G + Math.floor(k / t.groupSize)]);
-      out[o * IC + k] = (code - 7) * s;
-    }
-  }
-  return out;
-}
-
-export function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}

@@ -8,6 +8,7 @@ import type * as cpuSample from '../cpu/sample';
 import { addForward } from './add';
 import { attentionForward } from './attention';
 import { embeddingForward } from './embedding';
+import { loraForward } from './lora';
 import { matmulForward } from './matmul';
 import { rmsnormForward } from './rmsnorm';
 import { ropeForward } from './rope';
@@ -22,6 +23,7 @@ export const GPU_OPS = {
   embeddingForward,
   rmsnormForward,
   matmulForward,
+  loraForward,
   ropeForward,
   attentionForward,
   swigluForward,

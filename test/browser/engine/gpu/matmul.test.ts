@@ -1,7 +1,9 @@
 import { afterAll, describe, it } from 'vitest';
-import { matmulForward as cpuMatmul } from '../../../../src/engine/cpu/ops';
+import { loraForward as cpuLora, matmulForward as cpuMatmul } from '../../../../src/engine/cpu/ops';
+import { loraForward, uploadLoraLinear } from '../../../../src/engine/gpu/lora';
 import { matmulForward } from '../../../../src/engine/gpu/matmul';
-import { tensorToF32, uploadLinear } from '../../../../src/engine/gpu/linear';
+import { uploadLinear } from '../../../../src/engine/gpu/linear';
+import { tensorToF32 } from '../../../../src/engine/model/dtypes';
 import { expectClose, printMeasured, rand, randInt, run, upload, withGpu, zeros } from '../../../helpers/gpu';
 import { TEST_DTYPES, randomTensor } from '../../../helpers/tensors';
 
@@ -11,7 +13,7 @@ describe('matmulForward (tiled matmul and decode GEMV) against the CPU reference
   for (const dtype of TEST_DTYPES) {
     it(`${dtype}: prefill and decode shapes, bias, not multiples of the tile`, async () => {
       await withGpu(async (gpu) => {
-        const IC = dtype.startsWith('q4') ? 8 * randInt(4, 7) : randInt(29, 45);
+        const IC = dtype.startsWith('q4') ? 16 * randInt(2, 4) : randInt(29, 45); // q4 groups of 16 must tile IC
         const OC = randInt(33, 61);
         const W = randomTensor(dtype, OC, IC, 0.5, 16);
         const wf = tensorToF32(W);
@@ -74,5 +76,33 @@ describe('matmulForward (tiled matmul and decode GEMV) against the CPU reference
         { maxBindingBytes: 2048 },
       );
     }
+  });
+});
+
+describe('loraForward against the CPU reference', () => {
+  it('adds scale · (x·Aᵀ)·Bᵀ into a column range and keeps x·Aᵀ', async () => {
+    await withGpu(async (gpu) => {
+      const T = randInt(2, 9);
+      const IC = randInt(20, 40);
+      const OC = randInt(20, 40);
+      const r = randInt(3, 9);
+      const a = rand(r * IC);
+      const b = rand(OC * r);
+      const lora = uploadLoraLinear(gpu, a, b, r, IC, OC, 'q');
+      const x = rand(T * IC);
+      const outStride = OC + 5;
+      const base = rand(T * outStride);
+      const out = upload(gpu, base);
+      const xa = zeros(gpu, T * r);
+      await run(gpu, (rec) => loraForward(rec, out, xa, upload(gpu, x), lora, 0.5, T, { outStride, outOffset: 3 }));
+      const baseCols = new Float32Array(T * OC);
+      for (let t = 0; t < T; t++) baseCols.set(base.subarray(t * outStride + 3, t * outStride + 3 + OC), t * OC);
+      const wantXa = new Float32Array(T * r);
+      cpuLora(baseCols, wantXa, x, a, b, 0.5, T, IC, OC, r);
+      const want = base.slice();
+      for (let t = 0; t < T; t++) want.set(baseCols.subarray(t * OC, (t + 1) * OC), t * outStride + 3);
+      expectClose('lora', await gpu.readF32(out.buffer, 0, T * outStride), want, { floor: 0.1 });
+      expectClose('lora', await gpu.readF32(xa.buffer, 0, T * r), wantXa, { floor: 0.1 });
+    });
   });
 });
