@@ -14,7 +14,7 @@
  */
 import { LabError } from '../../errors';
 import type { Binding, Recorder } from './program';
-import { FLAT_WG, FLAT_WG_ARGS, gridFor, paramsWgsl, storageWgsl } from './wgsl';
+import { FLAT_WG, FLAT_WG_ARGS, gridFor, paramsWgsl, storageWgsl, unroll } from './wgsl';
 
 /** Where a batch's rows read and write the cache. */
 export interface KvIndex {
@@ -119,6 +119,9 @@ export function attentionForward(
 
 function attentionWgsl(D: number): string {
   const DV = D / 4;
+  // The D/4 vec4s of q and of the accumulator are unrolled into named registers: dynamically
+  // indexed private arrays go through memory on software adapters.
+  const each = (f: (d: number) => string, sep = ' ') => unroll(DV, f, sep);
   return `${paramsWgsl(ATT_PARAMS)}${storageWgsl([
     ['q', 'read', 'vec4f'],
     ['kc', 'read', 'vec4f'],
@@ -138,27 +141,25 @@ fn main(${FLAT_WG_ARGS}) {
   let kvh = h / P.group;
   let seq = rowSeq[t];
   let last = positions[t];
-  var qv: array<vec4f, ${DV}>;
-  var acc: array<vec4f, ${DV}>;
   let qb = (t * P.qStride + P.qOff + h * ${D}u) / 4u;
-  for (var d = 0u; d < ${DV}u; d++) { qv[d] = q[qb + d]; acc[d] = vec4f(0.0); }
+  ${each((d) => `let q${d} = q[qb + ${d}u]; var a${d} = vec4f(0.0);`, '\n  ')}
   var m = -3.0e38;
   var l = 0.0;
   for (var s = 0u; s <= last; s++) {
     let page = pageTable[seq * P.maxPages + s / P.pageSize];
     let base = ((page * P.pageSize + s % P.pageSize) * P.kvWidth + kvh * ${D}u) / 4u;
     var dotv = vec4f(0.0);
-    for (var d = 0u; d < ${DV}u; d++) { dotv = fma(qv[d], kc[base + d], dotv); }
+    ${each((d) => `dotv = fma(q${d}, kc[base + ${d}u], dotv);`)}
     let score = (dotv.x + dotv.y + dotv.z + dotv.w) * P.scale;
     let mNew = max(m, score);
     let corr = exp(m - mNew);
     let p = exp(score - mNew);
     l = l * corr + p;
-    for (var d = 0u; d < ${DV}u; d++) { acc[d] = fma(vec4f(p), vc[base + d], acc[d] * corr); }
+    ${each((d) => `a${d} = fma(vec4f(p), vc[base + ${d}u], a${d} * corr);`, '\n    ')}
     m = mNew;
   }
   let ob = (t * P.NH + h) * ${DV}u;
-  for (var d = 0u; d < ${DV}u; d++) { out[ob + d] = acc[d] / l; }
+  ${each((d) => `out[ob + ${d}u] = a${d} / l;`)}
 }
 `;
 }

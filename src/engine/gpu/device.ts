@@ -21,6 +21,8 @@ export interface AcquireOptions {
    * exercise the splitting of large tensors across bindings.
    */
   maxBindingBytes?: number;
+  /** Use WGSL subgroup operations when the adapter has them (default true; tests turn it off to cover the fallback). */
+  subgroups?: boolean;
 }
 
 export interface GpuLimits {
@@ -48,6 +50,8 @@ export class Gpu {
     readonly device: GPUDevice,
     readonly adapterInfo: GPUAdapterInfo,
     readonly shaderF16: boolean,
+    /** The device has the 'subgroups' feature (kernels may use quad broadcasts). */
+    readonly subgroups: boolean,
     maxBindingBytes: number,
   ) {
     this.memory = new MemoryPool(device);
@@ -77,11 +81,15 @@ export class Gpu {
     const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
     if (!adapter) throw new LabError('no-webgpu', `WebGPU found no usable GPU adapter. ${WEBGPU_ADVICE}`);
     const shaderF16 = adapter.features.has('shader-f16');
+    const subgroups = (opts.subgroups ?? true) && adapter.features.has('subgroups');
+    const features: GPUFeatureName[] = [];
+    if (shaderF16) features.push('shader-f16');
+    if (subgroups) features.push('subgroups' as GPUFeatureName);
     const a = adapter.limits;
     let device: GPUDevice;
     try {
       device = await adapter.requestDevice({
-        requiredFeatures: shaderF16 ? ['shader-f16'] : [],
+        requiredFeatures: features,
         requiredLimits: {
           maxBufferSize: a.maxBufferSize,
           maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
@@ -94,7 +102,7 @@ export class Gpu {
     } catch (e) {
       throw new LabError('no-webgpu', `Could not open the GPU device: ${String(e)}. ${WEBGPU_ADVICE}`, { cause: e });
     }
-    return new Gpu(device, adapter.info, shaderF16, opts.maxBindingBytes ?? Infinity);
+    return new Gpu(device, adapter.info, shaderF16, subgroups, opts.maxBindingBytes ?? Infinity);
   }
 
   /** Called once if the device is lost (not when we destroy it ourselves). */

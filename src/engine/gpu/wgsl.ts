@@ -71,45 +71,53 @@ export function unroll(n: number, line: (i: number) => string, sep = '\n'): stri
 }
 
 /**
- * Workgroup reductions over `WG` threads (WG a power of two). Results come back through
- * workgroupUniformLoad, so callers may branch and loop on them around further barriers.
- * Call from uniform control flow with every thread's local index.
+ * Workgroup reductions over `WG` threads. Every thread writes its value, then one thread
+ * combines them in order: two barriers instead of a log2(WG)-level tree (barriers are what
+ * software adapters pay for; a 64..256-step loop in one thread is cheap everywhere).
+ * Results come back through workgroupUniformLoad, so callers may branch and loop on them
+ * around further barriers. Call from uniform control flow with every thread's local index.
  */
 export function reduceWgsl(WG: number): string {
   return /* wgsl */ `
 var<workgroup> red: array<f32, ${WG}>;
 var<workgroup> redIdx: array<u32, ${WG}>;
+var<workgroup> redOut: f32;
+var<workgroup> redOutIdx: u32;
 fn wgSum(v: f32, li: u32) -> f32 {
   red[li] = v;
   workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] += red[li + s]; }
-    workgroupBarrier();
+  if (li == 0u) {
+    var s = 0.0;
+    for (var i = 0u; i < ${WG}u; i++) { s += red[i]; }
+    redOut = s;
   }
-  return workgroupUniformLoad(&red[0]);
+  return workgroupUniformLoad(&redOut);
 }
 fn wgMax(v: f32, li: u32) -> f32 {
   red[li] = v;
   workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] = max(red[li], red[li + s]); }
-    workgroupBarrier();
+  if (li == 0u) {
+    var m = red[0];
+    for (var i = 1u; i < ${WG}u; i++) { m = max(m, red[i]); }
+    redOut = m;
   }
-  return workgroupUniformLoad(&red[0]);
+  return workgroupUniformLoad(&redOut);
 }
 // Index of the largest value, the lowest index among equals.
 fn wgArgmax(v: f32, i: u32, li: u32) -> u32 {
   red[li] = v;
   redIdx[li] = i;
   workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (li < s) {
-      let a = red[li]; let b = red[li + s];
-      if (b > a || (b == a && redIdx[li + s] < redIdx[li])) { red[li] = b; redIdx[li] = redIdx[li + s]; }
+  if (li == 0u) {
+    var b = red[0];
+    var bi = redIdx[0];
+    for (var j = 1u; j < ${WG}u; j++) {
+      let c = red[j];
+      if (c > b || (c == b && redIdx[j] < bi)) { b = c; bi = redIdx[j]; }
     }
-    workgroupBarrier();
+    redOutIdx = bi;
   }
-  return workgroupUniformLoad(&redIdx[0]);
+  return workgroupUniformLoad(&redOutIdx);
 }
 `;
 }

@@ -15,7 +15,7 @@ afterAll(printMeasured);
 
 describe('embedding, RMSNorm, RoPE, SwiGLU, add against the CPU reference', () => {
   it('embeddingForward gathers rows of every dtype, also from a table split across bindings', async () => {
-    for (const maxBindingBytes of [Infinity, 1024]) {
+    for (const maxBindingBytes of [Infinity, 2048]) {
       await withGpu(
         async (gpu) => {
           for (const dtype of TEST_DTYPES) {

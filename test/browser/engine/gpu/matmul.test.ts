@@ -10,8 +10,8 @@ import { TEST_DTYPES, randomTensor } from '../../../helpers/tensors';
 afterAll(printMeasured);
 
 describe('matmulForward (tiled matmul and decode GEMV) against the CPU reference', () => {
-  for (const dtype of TEST_DTYPES) {
-    it(`${dtype}: prefill and decode shapes, bias, not multiples of the tile`, async () => {
+  for (const dtype of TEST_DTYPES) for (const subgroups of [true, false]) {
+    it(`${dtype}${subgroups ? ' (quad broadcasts where the adapter has subgroups)' : ' (without subgroups)'}: prefill and decode shapes, bias, not multiples of the tile`, async () => {
       await withGpu(async (gpu) => {
         const IC = dtype.startsWith('q4') ? 16 * randInt(2, 4) : randInt(29, 45); // q4 groups of 16 must tile IC
         const OC = randInt(33, 61);
@@ -29,7 +29,7 @@ describe('matmulForward (tiled matmul and decode GEMV) against the CPU reference
           cpuMatmul(want, x, wf, withBias ? bias : null, T, IC, OC);
           expectClose(`matmul ${dtype}`, await gpu.readF32(out.buffer, 0, T * OC), want, { floor: 0.1 });
         }
-      });
+      }, { subgroups });
     });
   }
 
