@@ -518,3 +518,46 @@ function concat<A extends Float32Array | Uint16Array | Uint32Array>(parts: A[], 
   }
   return out;
 }
+
+export interface GpuMemoryEstimate {
+  /** Weights as the engine holds them (k-major, outputs padded to 8; q4 with its scales). */
+  weights: number;
+  /** KV cache for `tokens` positions (f32). */
+  kvCache: number;
+  /** Scratch of one forward of `maxRows` rows, logits included. */
+  activations: number;
+  total: number;
+  /** The largest single buffer (a slice never exceeds the binding limit; this is before slicing). */
+  largestTensor: number;
+}
+
+/**
+ * GPU bytes a model will take, from its config alone (before downloading it): weights in
+ * `format`, a KV cache of `kvTokens` positions, and forward scratch. WebGPU does not expose the
+ * GPU's memory size, so this is for showing the user and for comparing against what the lab
+ * already holds; per-buffer limits are handled by slicing (gpu/linear.ts).
+ */
+export function estimateGpuBytes(
+  c: ModelConfig,
+  format: 'f32' | 'f16' | 'q4f32' | 'q4f16',
+  opts: { kvTokens?: number; maxRows?: number; groupSize?: number; contextLength?: number } = {},
+): GpuMemoryEstimate {
+  const g = opts.groupSize ?? 32;
+  const pad = (n: number) => Math.ceil(n / 8) * 8;
+  const linear = (OC: number, IC: number) => {
+    const n = pad(OC) * IC;
+    if (format === 'f32') return n * 4;
+    if (format === 'f16') return n * 2;
+    return n / 2 + (Math.ceil(IC / g) * pad(OC) * (format === 'q4f32' ? 4 : 2));
+  };
+  const { hiddenSize: C, intermediateSize: I, numHeads: NH, numKvHeads: NKV, headDim: D, vocabSize: V, numLayers: L } = c;
+  const qkvw = (NH + 2 * NKV) * D;
+  const perLayer = linear(qkvw, C) + linear(C, NH * D) + linear(2 * I, C) + linear(C, I) + 2 * C * 4 + (c.attentionBias ? qkvw * 4 : 0);
+  const embed = linear(V, C);
+  const ropeTable = Math.min(opts.contextLength ?? 4096, c.maxPositionEmbeddings) * D * 4;
+  const weights = embed + (c.tieWordEmbeddings ? 0 : linear(V, C)) + L * perLayer + C * 4 + ropeTable;
+  const kvCache = 2 * L * NKV * D * 4 * (opts.kvTokens ?? 4096);
+  const T = opts.maxRows ?? 64;
+  const activations = 4 * T * (2 * C + qkvw + NH * D + 3 * I + C + V);
+  return { weights, kvCache, activations, total: weights + kvCache + activations, largestTensor: Math.max(embed, linear(2 * I, C)) };
+}

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { CpuModel } from '../../../../src/engine/cpu/model';
-import { GpuModel } from '../../../../src/engine/model/gpu-model';
+import { GpuModel, estimateGpuBytes } from '../../../../src/engine/model/gpu-model';
 import { generate, score } from '../../../../src/engine/model/generate';
 import { expectClose, printMeasured, withGpu } from '../../../helpers/gpu';
 import { ALL_FORMATS, formatName, loadTiny, randomAdapter } from '../../../helpers/models';
@@ -26,6 +26,11 @@ describe('GPU model forward against the CPU reference', () => {
           const want = cpu.forward(cpu.newCache(), PROMPT, { logits: 'all' }).logits;
           // maxRows 5: the prompt runs as three chunks, later ones attending to the cached ones.
           const model = await GpuModel.load(gpu, weights, { maxRows: 5, pageSize: 4 });
+          // The estimate made from the config alone (before a download) matches what was uploaded.
+          const fmt = f.format === 'hf' ? (f.dtype === 'f32' ? 'f32' : 'f16') : ({ q0f32: 'f32', q0f16: 'f16', q4f32_1: 'q4f32', q4f16_1: 'q4f16' } as const)[f.quantization];
+          const est = estimateGpuBytes(weights.config, fmt, { contextLength: model.contextLength });
+          const held = gpu.memoryReport().byCategory.weights;
+          expect(Math.abs(held - est.weights) / held).toBeLessThan(0.02);
           const seq = model.kv.newSequence();
           const V = weights.config.vocabSize;
           const got = new Float32Array(PROMPT.length * V);
