@@ -20,6 +20,8 @@ export interface FileSource {
   read(path: string, onProgress?: ReadProgress): Promise<Uint8Array>;
   /** Size in bytes without reading the file, or null when the source cannot tell cheaply. */
   size(path: string): Promise<number | null>;
+  /** Bytes [start, end) of a file without reading all of it (safetensors headers, before a download). */
+  readRange?(path: string, start: number, end: number): Promise<Uint8Array>;
 }
 
 export type FileMap = Record<string, Uint8Array>;
@@ -57,21 +59,32 @@ export function memorySource(files: FileMap, label = 'in-memory files'): FileSou
     async size(path) {
       return files[path]?.byteLength ?? null;
     },
+    async readRange(path, start, end) {
+      const f = files[path];
+      if (!f) throw missingFile(this, path);
+      return f.subarray(start, Math.min(end, f.byteLength));
+    },
   };
 }
 
+/** A picked or dropped file with its path inside the chosen folder ("Model/config.json"). */
+export interface PickedFile {
+  path: string;
+  file: File;
+}
+
 /**
- * Files the user picked (an <input type=file multiple> or a dropped folder). A folder's files
- * carry their relative path (webkitRelativePath, or the path a drop handler recorded); the
- * common top folder is stripped so "SmolLM2/config.json" becomes "config.json".
+ * Files the user picked (an <input type=file multiple webkitdirectory>, whose files carry
+ * webkitRelativePath) or dropped (see filesFromDataTransfer). The common top folder is
+ * stripped, so "SmolLM2/config.json" becomes "config.json".
  */
-export function browserFilesSource(files: Iterable<File>, label = 'chosen files'): FileSource {
-  const list = [...files];
-  const pathOf = (f: File) => (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name;
-  const paths = list.map(pathOf);
-  const tops = new Set(paths.map((p) => (p.includes('/') ? p.slice(0, p.indexOf('/')) : '')));
+export function browserFilesSource(files: Iterable<File | PickedFile>, label = 'chosen files'): FileSource {
+  const list: PickedFile[] = [...files].map((f) =>
+    f instanceof File ? { path: (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name, file: f } : f,
+  );
+  const tops = new Set(list.map(({ path }) => (path.includes('/') ? path.slice(0, path.indexOf('/')) : '')));
   const strip = tops.size === 1 && !tops.has('') ? [...tops][0].length + 1 : 0;
-  const byPath = new Map(list.map((f, i) => [paths[i].slice(strip), f]));
+  const byPath = new Map(list.map(({ path, file }) => [path.slice(strip), file]));
   return {
     label,
     async exists(path) {
@@ -87,5 +100,33 @@ export function browserFilesSource(files: Iterable<File>, label = 'chosen files'
     async size(path) {
       return byPath.get(path)?.size ?? null;
     },
+    async readRange(path, start, end) {
+      const f = byPath.get(path);
+      if (!f) throw missingFile(this, path);
+      return new Uint8Array(await f.slice(start, end).arrayBuffer());
+    },
   };
+}
+
+/** Every file of a drop (files and whole folders, walked recursively), with its path. */
+export async function filesFromDataTransfer(dt: DataTransfer): Promise<PickedFile[]> {
+  const out: PickedFile[] = [];
+  const walk = async (entry: FileSystemEntry, prefix: string): Promise<void> => {
+    if (entry.isFile) {
+      const file = await new Promise<File>((ok, fail) => (entry as FileSystemFileEntry).file(ok, fail));
+      out.push({ path: prefix + entry.name, file });
+    } else if (entry.isDirectory) {
+      const reader = (entry as FileSystemDirectoryEntry).createReader();
+      // readEntries returns the folder in batches until an empty one.
+      for (;;) {
+        const batch = await new Promise<FileSystemEntry[]>((ok, fail) => reader.readEntries(ok, fail));
+        if (batch.length === 0) break;
+        for (const e of batch) await walk(e, `${prefix}${entry.name}/`);
+      }
+    }
+  };
+  const entries = [...dt.items].map((i) => i.webkitGetAsEntry()).filter((e): e is FileSystemEntry => e !== null);
+  if (entries.length === 0) return [...dt.files].map((file) => ({ path: file.name, file }));
+  for (const e of entries) await walk(e, '');
+  return out;
 }

@@ -2,7 +2,7 @@
  * A model folder on disk as a FileSource, and writing a file map to disk. Node only (the CLI
  * and Node tests): the browser bundle never imports this module.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { missingFile, type FileMap, type FileSource } from './files';
 
@@ -22,6 +22,18 @@ export function directorySource(dir: string): FileSource {
     },
     async size(path) {
       return stat(join(dir, path)).then((s) => s.size, () => null);
+    },
+    async readRange(path, start, end) {
+      const fh = await open(join(dir, path)).catch(() => {
+        throw missingFile(this, path);
+      });
+      try {
+        const buf = new Uint8Array(Math.max(0, end - start));
+        const { bytesRead } = await fh.read(buf, 0, buf.length, start);
+        return buf.subarray(0, bytesRead);
+      } finally {
+        await fh.close();
+      }
     },
   };
 }

@@ -84,6 +84,7 @@ export class ChatTokenizer {
   }
 
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return ''; // the library refuses an empty list
     return this.tok.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? true });
   }
 
