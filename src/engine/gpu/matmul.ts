@@ -3,11 +3,12 @@
  * linear.ts (f32, f16, q4 with f32 or f16 scales; q4 is dequantized in the kernel).
  *
  * One kernel serves both prefill (tiled matmul) and decode (GEMV, T = batch): each thread owns
- * a register tile of TM rows × NO neighbouring outputs and walks the input dimension, reading
- * one word of Wᵀ per k (neighbouring threads read neighbouring words) and broadcasting x[t,k].
- * TM grows with T, so a decode batch of 16 reads the weights once for all 16 rows. No
- * workgroup memory or barriers: both are costly on software adapters, and the k-major layout
- * already gives coalesced weight reads on GPUs.
+ * a register tile of TM rows × 8·NB neighbouring outputs and walks the input dimension four k
+ * at a time, reading the weights of its outputs (neighbouring threads read neighbouring words)
+ * and broadcasting x[t, k]. TM grows with T (1 → 8, 16 for long prefill chunks), so a decode
+ * batch reads each weight once per 8 rows. No workgroup memory or barriers: both are costly on
+ * software adapters, and the k-major layout already gives coalesced weight reads on GPUs.
+ * Tile sizes were chosen with `npm run bench` on SwiftShader.
  *
  * Epilogue options make the linear layers cheap to chain: write into a column range of a wider
  * output (fused q|k|v, gate|up), accumulate into the output (residual stream, LoRA's B·scale).
