@@ -1,0 +1,208 @@
+/**
+ * out = x · Wᵀ (+ bias), the GPU twin of cpu/ops.ts matmulForward, for every weight format of
+ * linear.ts (f32, f16, q4 with f32 or f16 scales; q4 is dequantized in the kernel).
+ *
+ * One kernel serves both prefill (tiled matmul) and decode (GEMV, T = batch): each thread owns
+ * a register tile of TM rows × 8·NB neighbouring outputs and walks the input dimension four k
+ * at a time, reading the weights of its outputs (neighbouring threads read neighbouring words)
+ * and broadcasting x[t, k]. TM grows with T (1 → 8, 16 for long prefill chunks), so a decode
+ * batch reads each weight once per 8 rows. No workgroup memory or barriers: both are costly on
+ * software adapters, and the k-major layout already gives coalesced weight reads on GPUs.
+ * Tile sizes were chosen with `npm run bench` on SwiftShader.
+ *
+ * Epilogue options make the linear layers cheap to chain: write into a column range of a wider
+ * output (fused q|k|v, gate|up), accumulate into the output (residual stream, LoRA's B·scale).
+ *
+ * Shapes: x [T, xStride] (columns xOffset..xOffset+IC), out [T, outStride] (columns
+ * outOffset..outOffset+OC), bias [OC] f32.
+ */
+import type { Binding, Recorder } from './program';
+import type { GpuLinear, LinearSlice, WeightFormat } from './linear';
+import { paramsWgsl, storageWgsl, unroll } from './wgsl';
+
+export interface MatmulOptions {
+  bias?: Binding | null;
+  /** out += alpha · x·Wᵀ + bias instead of out = alpha · x·Wᵀ + bias. */
+  accumulate?: boolean;
+  alpha?: number;
+  xStride?: number;
+  xOffset?: number;
+  outStride?: number;
+  outOffset?: number;
+  /** Rows per thread; chosen from T when absent (benchmarks try others). */
+  tileRows?: number;
+  /** Blocks of 8 outputs per thread (1 or 2); chosen from the tile rows when absent. */
+  outputBlocks?: number;
+}
+
+const PARAMS = {
+  T: 'u32',
+  IC: 'u32',
+  np: 'u32',
+  n: 'u32',
+  o0: 'u32',
+  xStride: 'u32',
+  xOffset: 'u32',
+  outStride: 'u32',
+  outOffset: 'u32',
+  groupSize: 'u32',
+  alpha: 'f32',
+} as const;
+
+/** Outputs per thread: two vec4 accumulators per row (a q4 word holds 8 outputs). */
+const NO = 8;
+
+/**
+ * Rows per thread for T rows: the smallest power of two ≥ T up to 8 (decode batches), 16 for
+ * longer prefill chunks. Measured on SwiftShader (bench/): 8 × 8 outputs is the best tile for
+ * 9..16 rows, 16 × 8 for 64; larger tiles spill, smaller ones read each weight more often.
+ */
+export function defaultTileRows(T: number): number {
+  if (T > 16) return 16;
+  let tm = 1;
+  while (tm < T && tm < 8) tm *= 2;
+  return tm;
+}
+
+export function matmulForward(rec: Recorder, out: Binding, x: Binding, w: GpuLinear, T: number, opts: MatmulOptions = {}): void {
+  const TM = opts.tileRows ?? defaultTileRows(T);
+  // A single row (decode GEMV) takes 16 outputs per thread: measured ~2× the bandwidth of 8 on SwiftShader.
+  const NB = opts.outputBlocks ?? (TM === 1 ? 2 : 1);
+  const bias = opts.bias ?? null;
+  const acc = opts.accumulate ?? false;
+  const quad = rec.gpu.subgroups;
+  for (const s of w.slices) {
+    // Small slices get small workgroups: more of them to spread over the cores, and (with
+    // quads, where spare threads run on clamped indices) less wasted work.
+    const threads = Math.ceil(s.np / (NO * NB));
+    const WG = threads >= 256 ? 64 : 16;
+    rec.dispatch({
+      key: `matmul/${w.format}/tm${TM}/nb${NB}/wg${WG}/${bias ? 'bias' : 'nobias'}/${acc ? 'add' : 'set'}/${quad ? 'quad' : 'plain'}`,
+      source: () => matmulWgsl(w.format, TM, NB, WG, bias !== null, acc, quad),
+      params: PARAMS,
+      values: {
+        T,
+        IC: w.IC,
+        np: s.np,
+        n: s.n,
+        o0: s.o0,
+        xStride: opts.xStride ?? w.IC,
+        xOffset: opts.xOffset ?? 0,
+        outStride: opts.outStride ?? w.OC,
+        outOffset: opts.outOffset ?? 0,
+        groupSize: w.groupSize || 1,
+        alpha: opts.alpha ?? 1,
+      },
+      bindings: sliceBindings(x, s, bias, out),
+      // Row tiles vary fastest, so the tiles that share a block of weights run back to back (cache).
+      workgroups: [Math.ceil(T / TM), Math.ceil(s.np / (NO * NB) / WG)],
+    });
+  }
+}
+
+function sliceBindings(x: Binding, s: LinearSlice, bias: Binding | null, out: Binding): Binding[] {
+  const b: Binding[] = [x, s.data];
+  if (s.scales) b.push(s.scales);
+  if (bias) b.push(bias);
+  b.push(out);
+  return b;
+}
+
+/**
+ * Thread (b, row tile) owns NB blocks of 8 outputs, blocks ob_i = NB·b + i, for rows
+ * t0 .. t0+TM-1: accumulators a{m}_{i}_0, a{m}_{i}_1 (vec4). Per input k it gets the 8 weights
+ * of each block, Wᵀ[k, 8·ob_i ..], as two vec4s (lo, hi) and does 2·NB·TM vec4 FMAs.
+ *
+ * With `quad` (the device has subgroups) the four lanes of a quad, which share their rows, each
+ * read one of four consecutive x values and broadcast it to the others: a quarter of the x
+ * reads (software adapters pay per value read; ~25% faster there). Control flow stays uniform
+ * for that: threads past the slice compute on clamped indices and store nothing.
+ */
+function matmulWgsl(f: WeightFormat, TM: number, NB: number, WG: number, hasBias: boolean, accumulate: boolean, quad: boolean): string {
+  const wType = f === 'f32' ? 'vec4f' : f === 'f16' ? 'vec4u' : 'u32';
+  const decls: [string, 'read' | 'read_write', string][] = [
+    ['x', 'read', 'f32'],
+    ['w', 'read', wType],
+  ];
+  if (f === 'q4f32') decls.push(['sc', 'read', 'vec4f']);
+  if (f === 'q4f16') decls.push(['sc', 'read', 'vec4u']);
+  if (hasBias) decls.push(['bias', 'read', 'f32']);
+  decls.push(['out', 'read_write', 'f32']);
+  const blocks = (fn: (i: number) => string, sep = '\n  ') => unroll(NB, fn, sep);
+  const accs = unroll(TM, (m) => blocks((i) => `var a${m}_${i}_0 = vec4f(0.0); var a${m}_${i}_1 = vec4f(0.0);`, ' '));
+  const rows = unroll(TM, (m) => `let xr${m} = min(t0 + ${m}u, P.T - 1u) * P.xStride + P.xOffset;`);
+  // Weights of input k for block i as vec4s lo{i}_{j}, hi{i}_{j}.
+  const loadW = (k: string, i: number, j: number | string): string => {
+    const n = `${i}_${j}`;
+    if (f === 'f32') return `let lo${n} = w[(${k}) * wRow + 2u * ob${i}]; let hi${n} = w[(${k}) * wRow + 2u * ob${i} + 1u];`;
+    if (f === 'f16') {
+      return `let p${n} = w[(${k}) * wRow + ob${i}]; let lo${n} = vec4f(unpack2x16float(p${n}.x), unpack2x16float(p${n}.y)); let hi${n} = vec4f(unpack2x16float(p${n}.z), unpack2x16float(p${n}.w));`;
+    }
+    return `let q${n} = vec4u(w[(${k}) * wRow + ob${i}]); let lo${n} = (vec4f((q${n} >> vec4u(0u, 4u, 8u, 12u)) & vec4u(15u)) - 7.0) * s${i}_0; let hi${n} = (vec4f((q${n} >> vec4u(16u, 20u, 24u, 28u)) & vec4u(15u)) - 7.0) * s${i}_1;`;
+  };
+  // Four inputs k0..k0+3 at once: x as vec4 per row.
+  const x4 = (m: number, k: string) =>
+    quad
+      ? `let xq = x[xr${m} + ${k} + q]; let xv = vec4f(quadBroadcast(xq, 0), quadBroadcast(xq, 1), quadBroadcast(xq, 2), quadBroadcast(xq, 3));`
+      : `let xv = vec4f(x[xr${m} + ${k}], x[xr${m} + ${k} + 1u], x[xr${m} + ${k} + 2u], x[xr${m} + ${k} + 3u]);`;
+  const fma4 = (acc: string, w: string, i: number) =>
+    `${acc} = fma(${w}${i}_0, vec4f(xv.x), fma(${w}${i}_1, vec4f(xv.y), fma(${w}${i}_2, vec4f(xv.z), fma(${w}${i}_3, vec4f(xv.w), ${acc}))));`;
+  const step4 = (k: string) => `
+      ${blocks((i) => unroll(4, (j) => loadW(`${k} + ${j}u`, i, j), '\n      '), '\n      ')}
+      ${unroll(TM, (m) => `{ ${x4(m, k)}\n        ${blocks((i) => `${fma4(`a${m}_${i}_0`, 'lo', i)}\n        ${fma4(`a${m}_${i}_1`, 'hi', i)}`, '\n        ')} }`, '\n      ')}`;
+  const step1 = (k: string) => `
+      ${blocks((i) => loadW(k, i, 't'), '\n      ')}
+      ${unroll(TM, (m) => `{ let xs = vec4f(x[xr${m} + ${k}]); ${blocks((i) => `a${m}_${i}_0 = fma(lo${i}_t, xs, a${m}_${i}_0); a${m}_${i}_1 = fma(hi${i}_t, xs, a${m}_${i}_1);`, ' ')} }`, '\n      ')}`;
+  // k runs over [k0, k1): blocks of 4, then the rest one by one.
+  const kRange = (k0: string, k1: string) => `
+    var k = ${k0};
+    for (; k + 4u <= ${k1}; k += 4u) {${step4('k')}
+    }
+    for (; k < ${k1}; k++) {${step1('k')}
+    }`;
+  let loop: string;
+  if (f === 'f32') loop = `let wRow = P.np / 4u;${kRange('0u', 'P.IC')}`;
+  else if (f === 'f16') loop = `let wRow = P.np / 8u;${kRange('0u', 'P.IC')}`;
+  else {
+    const scales = (i: number) =>
+      f === 'q4f32'
+        ? `let s${i}_0 = sc[g * (P.np / 4u) + ob${i} * 2u]; let s${i}_1 = sc[g * (P.np / 4u) + ob${i} * 2u + 1u];`
+        : `let sp${i} = sc[g * (P.np / 8u) + ob${i}]; let s${i}_0 = vec4f(unpack2x16float(sp${i}.x), unpack2x16float(sp${i}.y)); let s${i}_1 = vec4f(unpack2x16float(sp${i}.z), unpack2x16float(sp${i}.w));`;
+    loop = `let wRow = P.np / 8u;
+  let G = (P.IC + P.groupSize - 1u) / P.groupSize;
+  for (var g = 0u; g < G; g++) {
+    ${blocks(scales, '\n    ')}
+    {${kRange('g * P.groupSize', 'min((g + 1u) * P.groupSize, P.IC)')}
+    }
+  }`;
+  }
+  const store = unroll(
+    TM,
+    (m) => `if (t0 + ${m}u < P.T) {\n    ${blocks((i) => `if (live${i}) { store(t0 + ${m}u, ob${i} * 8u, a${m}_${i}_0); store(t0 + ${m}u, ob${i} * 8u + 4u, a${m}_${i}_1); }`, '\n    ')}\n  }`,
+  );
+  return `${quad ? 'enable subgroups;\n' : ''}${paramsWgsl(PARAMS)}${storageWgsl(decls)}
+fn store(t: u32, j0: u32, acc: vec4f) {
+  for (var i = 0u; i < 4u; i++) {
+    let j = j0 + i;
+    if (j < P.n) {
+      let o = P.o0 + j;
+      let idx = t * P.outStride + P.outOffset + o;
+      let v = P.alpha * acc[i]${hasBias ? ' + bias[o]' : ''};
+      out[idx] = ${accumulate ? 'out[idx] + v' : 'v'};
+    }
+  }
+}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32${quad ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {
+  let thread = wid.y * ${WG}u + li;
+  // Blocks of 8 outputs; past the slice: clamped for loads, never stored (see above).
+  ${blocks((i) => `let live${i} = (thread * ${NB}u + ${i}u) * 8u < P.np; let ob${i} = min(thread * ${NB}u + ${i}u, P.np / 8u - 1u);`)}
+  let t0 = wid.x * ${TM}u;
+  ${quad ? 'let q = lane & 3u;' : 'if (!live0) { return; }'}
+  ${rows}
+  ${accs}
+  ${loop}
+  ${store}
+}
+`;
+}

@@ -1,0 +1,47 @@
+/**
+ * out = silu(gate) * up, the GPU twin of cpu/ops.ts swigluForward. gate and up are read from
+ * column ranges of one row-major buffer (the fused gate|up projection writes [T, 2I]).
+ *   out [T, I], gu [T, ld] with gate at columns gOff.., up at uOff..
+ */
+import type { Binding, Recorder } from './program';
+import { FLAT_WG, FLAT_WG_ARGS, gridFor, paramsWgsl, storageWgsl } from './wgsl';
+
+const PARAMS = { T: 'u32', I: 'u32', ld: 'u32', gOff: 'u32', uOff: 'u32' } as const;
+const WG = 64;
+
+export function swigluForward(
+  rec: Recorder,
+  out: Binding,
+  gu: Binding,
+  T: number,
+  I: number,
+  layout: { ld: number; gOff: number; uOff: number } = { ld: 2 * I, gOff: 0, uOff: I },
+): void {
+  rec.dispatch({
+    key: 'swiglu',
+    source: swigluWgsl,
+    params: PARAMS,
+    values: { T, I, ...layout },
+    bindings: [gu, out],
+    workgroups: gridFor(Math.ceil((T * I) / WG)),
+  });
+}
+
+function swigluWgsl(): string {
+  return `${paramsWgsl(PARAMS)}${storageWgsl([
+    ['gu', 'read', 'f32'],
+    ['out', 'read_write', 'f32'],
+  ])}
+@compute @workgroup_size(${WG})
+fn main(${FLAT_WG_ARGS}) {
+  ${FLAT_WG}
+  let i = wg * ${WG}u + li;
+  if (i >= P.T * P.I) { return; }
+  let t = i / P.I;
+  let c = i % P.I;
+  let g = gu[t * P.ld + P.gOff + c];
+  let u = gu[t * P.ld + P.uOff + c];
+  out[i] = g / (1.0 + exp(-g)) * u;
+}
+`;
+}
