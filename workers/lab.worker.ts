@@ -7,6 +7,7 @@
 import { LabError } from '../src/errors';
 import { probeWebGpu } from '../src/engine/gpu/report';
 import { createLab, type Lab } from '../src/lab/index';
+import { labEngine } from '../src/lab/engine';
 import { exportFile } from '../src/lab/exports';
 import type { LocksLike } from '../src/lab/jobs';
 import { ModelHost } from '../src/lab/models';
@@ -19,6 +20,7 @@ import { serve, type Endpoint } from './rpc';
 let emit: (e: LabEvent) => void = () => {};
 
 const models = new ModelHost({
+  engine: labEngine('gpu' in self.navigator && self.navigator.gpu !== undefined),
   limits: async () => {
     const r = await probeWebGpu();
     return r.available ? { maxBufferSize: r.limits.maxBufferSize, maxStorageBufferBindingSize: r.limits.maxStorageBufferBindingSize, shaderF16: r.shaderF16 } : null;

@@ -2,9 +2,10 @@
  * Which engine serves "lab engine" models. An engine holds one base model and any number of
  * named LoRA adapters, and hands out one `ModelBackend` view per role with that role's adapters
  * applied to every call. The WebGPU engine (`LabEngine` in src/backends/lab.ts) has exactly this
- * shape; until it is wired in, the CPU reference model serves, and the UI says so.
+ * shape; the CPU reference model has it too, and serves where there is no WebGPU (and in Node).
  */
 import { CpuBackend } from '../backends/cpu';
+import { LabEngine } from '../backends/lab';
 import type { ModelBackend } from '../backends/types';
 import { CpuModel } from '../engine/cpu/model';
 import type { LoadedModel } from '../engine/load/model';
@@ -64,8 +65,13 @@ export const CPU_ENGINE: EngineKind = {
   create: async (model, modelName) => new CpuEngine(model, modelName),
 };
 
-/**
- * The engine behind "lab engine" models. When the WebGPU backend is on main, this becomes
- *   { name: 'WebGPU engine', create: (m, modelName) => LabEngine.create(m.weights, m.tokenizer, { modelName }) }
- */
-export const LAB_ENGINE: EngineKind = CPU_ENGINE;
+/** Our WebGPU runtime: batched generation with shared prefixes, scoring, adapters. */
+export const WEBGPU_ENGINE: EngineKind = {
+  name: 'WebGPU engine',
+  create: (model, modelName) => LabEngine.create(model.weights, model.tokenizer, { modelName }),
+};
+
+/** The engine for this environment: WebGPU where the browser has it, else the CPU reference. */
+export function labEngine(hasWebGpu: boolean): EngineKind {
+  return hasWebGpu ? WEBGPU_ENGINE : CPU_ENGINE;
+}

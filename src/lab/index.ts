@@ -51,6 +51,6 @@ export type * from './run-config';
 export { PRESETS, TINY_DEMO_TEMPLATES, paperSpar, presetPatch, tinyDemoSpar, type Preset } from './presets';
 export { EXPORT_KINDS, exportFile, type ExportFile, type ExportKind } from './exports';
 export { summarizeTree, type Page, type TreeSummary } from './browse';
-export { LAB_ENGINE, CPU_ENGINE, type EngineKind, type LabEngineLike } from './engine';
+export { CPU_ENGINE, WEBGPU_ENGINE, labEngine, type EngineKind, type LabEngineLike } from './engine';
 export { NO_ADAPTERS, type AdapterSource, type SelfPlayOutcome, type SelfPlayState, type SelfPlayStats } from './selfplay';
 export type { ModelSummary, LoadRequest, PlanReport } from './models';

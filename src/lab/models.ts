@@ -14,7 +14,7 @@ import { checkModelFits, planModel, totalProgress, type DeviceLimits, type FitRe
 import type { LoraAdapter } from '../engine/model/weights';
 import { tinyModelFiles } from '../engine/tiny/tiny';
 import type { Models } from '../spar/instruction';
-import { LAB_ENGINE, type EngineKind, type LabEngineLike } from './engine';
+import { CPU_ENGINE, type EngineKind, type LabEngineLike } from './engine';
 import { describeSource, modelKey, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
 
 /** The tiny demo model's shape: the generator's defaults with room for the demo's prompts. */
@@ -57,6 +57,7 @@ export interface PlanReport {
 }
 
 export interface ModelHostOptions {
+  /** Default: the CPU reference (the worker passes the WebGPU engine where there is WebGPU). */
   engine?: EngineKind;
   /** Hub access (tests point it at a local server or a fake fetch). */
   hub?: Pick<HubSourceOptions, 'endpoint' | 'fetch' | 'caches'>;
@@ -84,7 +85,7 @@ export class ModelHost {
   readonly engineKind: EngineKind;
 
   constructor(private readonly opts: ModelHostOptions = {}) {
-    this.engineKind = opts.engine ?? LAB_ENGINE;
+    this.engineKind = opts.engine ?? CPU_ENGINE;
   }
 
   list(): ModelSummary[] {
@@ -229,7 +230,16 @@ export class ModelHost {
       loadedAt: (this.opts.now ?? Date.now)(),
       fit,
     };
-    engine.onDeviceLost?.((message) => this.opts.onDeviceLost?.(key, message));
+    engine.onDeviceLost?.((message) => {
+      // The model is gone with its device: forget it, so the next use loads it again.
+      if (this.entries.get(key)?.engine === engine) this.entries.delete(key);
+      try {
+        engine.destroy();
+      } catch {
+        // already unusable
+      }
+      this.opts.onDeviceLost?.(key, message);
+    });
     const entry = { summary, engine };
     this.entries.set(key, entry);
     return entry;
