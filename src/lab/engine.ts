@@ -5,7 +5,6 @@
  * shape; the CPU reference model has it too, and serves where there is no WebGPU (and in Node).
  */
 import { CpuBackend } from '../backends/cpu';
-import { LabEngine } from '../backends/lab';
 import type { ModelBackend } from '../backends/types';
 import { CpuModel } from '../engine/cpu/model';
 import type { LoadedModel } from '../engine/load/model';
@@ -68,7 +67,8 @@ export const CPU_ENGINE: EngineKind = {
 /** Our WebGPU runtime: batched generation with shared prefixes, scoring, adapters. */
 export const WEBGPU_ENGINE: EngineKind = {
   name: 'WebGPU engine',
-  create: (model, modelName) => LabEngine.create(model.weights, model.tokenizer, { modelName }),
+  // Imported when first used: the GPU runtime touches WebGPU globals as it loads (not in Node).
+  create: async (model, modelName) => (await import('../backends/lab')).LabEngine.create(model.weights, model.tokenizer, { modelName }),
 };
 
 /** The engine for this environment: WebGPU where the browser has it, else the CPU reference. */

@@ -125,7 +125,16 @@ export class SelfPlayService {
     for (const run of await this.d.store.listRuns()) {
       if (run.status !== 'running' || (await this.d.jobs.isHeldAnywhere(run.id))) continue;
       const config = { ...run.config };
-      const iterations = Array.isArray(config.iterations) ? (config.iterations as IterationEntry[]).map((e) => (e.status === 'running' ? { ...e, status: 'paused' as const } : e)) : [];
+      const trees = await this.d.store.list('trees', run.id);
+      const iterations = Array.isArray(config.iterations)
+        ? (config.iterations as IterationEntry[]).map((e) => {
+            if (e.status !== 'running') return e;
+            // Its counts were last written when it started: take them from the stored trees.
+            const mine = trees.filter((t) => t.iteration === e.iteration);
+            const sum = (f: (t: (typeof mine)[number]) => number) => mine.reduce((a, t) => a + f(t), 0);
+            return { ...e, status: 'paused' as const, finished: mine.length, failed: sum((t) => Number(t.status === 'failed')), pairs: sum((t) => t.outputs.pairs), rft: sum((t) => t.outputs.rft) };
+          })
+        : [];
       fixed.push(await this.d.store.updateRun(run.id, { status: 'paused', config: { ...config, iterations } }));
     }
     return fixed;

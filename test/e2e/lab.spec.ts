@@ -177,6 +177,7 @@ test('keyboard: view shortcuts, the help dialog closes with Esc, large text', as
   await page.getByLabel('New run').fill('Keys');
   await page.getByLabel('New run').press('Enter');
   await page.getByTestId('run-row').filter({ hasText: 'Keys' }).getByRole('link', { name: 'Keys' }).click();
+  await expect(page.getByRole('tab', { name: /Setup/ })).toHaveAttribute('aria-selected', 'true');
   await page.keyboard.press('7');
   await expect(page.getByRole('tab', { name: /Iterations/ })).toHaveAttribute('aria-selected', 'true');
   await page.getByRole('tab', { name: /Iterations/ }).focus();

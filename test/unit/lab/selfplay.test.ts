@@ -132,15 +132,21 @@ describe('self-play service', () => {
     expect(parseRunConfig(after.config).iterations).toEqual([]);
   });
 
-  it('a run left running by a reload is paused, and resumes', async () => {
-    const { store, lab } = labWorld({ models });
+  it('a run left running by a reload is paused with its counts, and resumes', async () => {
+    let n = 0;
+    const w = labWorld({ models, onTree: () => ++n === 1 && w.lab.selfplay.pause(run.id) });
+    const { store, lab } = w;
     const run = await withPrompts(store, lab, 3);
-    await store.updateRun(run.id, { status: 'running', config: { ...run.config, iterations: [{ ...fakeEntry(), status: 'running' }] } });
+    await lab.selfplay.start(run.id);
+    const done = await store.list('trees', run.id);
+    // As a reload leaves it: marked running, counts as of the start.
+    const stale = parseRunConfig((await store.getRun(run.id)).config).iterations.map((e) => ({ ...e, status: 'running', finished: 0, pairs: 0 }));
+    await store.updateRun(run.id, { status: 'running', config: { ...(await store.getRun(run.id)).config, iterations: stale } });
     const fixed = await lab.selfplay.recoverInterrupted();
     expect(fixed.map((r) => r.id)).toEqual([run.id]);
     const after = await store.getRun(run.id);
     expect(after.status).toBe('paused');
-    expect(parseRunConfig(after.config).iterations[0].status).toBe('paused');
+    expect(parseRunConfig(after.config).iterations[0]).toMatchObject({ status: 'paused', finished: done.length, pairs: done.reduce((a, t) => a + t.outputs.pairs, 0) });
     expect((await lab.selfplay.start(run.id)).stats).toMatchObject({ iteration: 0, finished: 3 });
   });
 
@@ -170,8 +176,3 @@ describe('self-play service', () => {
     ]);
   });
 });
-
-function fakeEntry() {
-  const c = parseRunConfig({});
-  return { iteration: 0, status: 'paused' as const, startedAt: 0, updatedAt: 0, spar: c.spar, models: c.models, labels: { actor: '', refiner: '' }, adapters: {}, instructions: 3, finished: 0, failed: 0, pairs: 0, rft: 0 };
-}
