@@ -12,7 +12,8 @@ import { exportFile } from '../src/lab/exports';
 import type { LocksLike } from '../src/lab/jobs';
 import { ModelHost } from '../src/lab/models';
 import { applyConfigPatch, type RunConfigPatch } from '../src/lab/run-config';
-import { LabStore, storageReport } from '../src/store/lab-store';
+import { LabStore, storageReport, type RunSummary } from '../src/store/lab-store';
+import { CHILD_STORES } from '../src/store/records';
 import { archiveFileName, archiveFromBlob, archiveToBlob, exportRun, importRun } from '../src/store/archive';
 import type { Handlers, LabEvent } from './protocol';
 import { serve, type Endpoint } from './rpc';
@@ -93,9 +94,10 @@ const handlers: Handlers = {
   },
   'runs.get': async ({ runId }) => {
     const { store } = await lab();
-    const run = (await store.listRuns()).find((r) => r.id === runId);
-    if (!run) throw new LabError('not-found', `No run with id ${runId}.`);
-    return run;
+    const run = await store.getRun(runId);
+    const counts = {} as RunSummary['counts'];
+    for (const s of CHILD_STORES) counts[s] = await store.count(s, runId);
+    return { ...run, counts };
   },
   'runs.updateConfig': async ({ runId, patch }) => {
     const { store } = await lab();
