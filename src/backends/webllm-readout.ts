@@ -26,9 +26,11 @@
  * text (the same tokenizer.json decodes them on both sides).
  */
 import { LabError } from '../errors';
+import { hubSource, type HubSourceOptions } from '../engine/load/fetch';
 import { readJson, type FileSource } from '../engine/load/files';
 import { MLC_CHAT_CONFIG } from '../engine/load/mlc';
 import { ChatTokenizer } from '../engine/load/tokenizer';
+import { hubRepoOf } from '../models/catalog';
 import type { ChatMessage } from './types';
 
 /** The conversation template of mlc-chat-config.json (web-llm's ConvTemplateConfig). */
@@ -171,5 +173,21 @@ export async function loadWebLlmReadout(source: FileSource, overrides?: { conv_c
       if (id === undefined) throw new LabError('invalid-input', `Verdict label "${label}" encodes to no token.`);
       return { id, text: tokenizer.decode([id], { skipSpecialTokens: false }) };
     },
+  };
+}
+
+/**
+ * The read-out inputs of a web-llm model record, read through hubSource: from web-llm's cache
+ * once web-llm has loaded the model (no network), from the hub otherwise. For
+ * createWebLlmBackend's `readout` option.
+ */
+export function readoutLoaderFor(
+  record: { model: string; overrides?: { conv_config?: Partial<ConvTemplate> } },
+  opts: Pick<HubSourceOptions, 'fetch' | 'caches' | 'endpoint'> = {},
+): () => Promise<WebLlmReadout> {
+  return async () => {
+    const hub = hubRepoOf(record.model);
+    if (!hub) throw new LabError('unsupported', `The verdict read-out reads the model's files from huggingface.co; ${record.model} is elsewhere. Use the "parsed" verdict setting.`);
+    return loadWebLlmReadout(hubSource(hub.repo, { ...opts, revision: hub.revision }), record.overrides);
   };
 }

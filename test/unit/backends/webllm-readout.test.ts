@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { convTemplateOf, labelLogprobs, loadWebLlmReadout, renderWebLlmPrompt, type ConvTemplate, type TopLogprob } from '../../../src/backends/webllm-readout';
+import { convTemplateOf, labelLogprobs, loadWebLlmReadout, readoutLoaderFor, renderWebLlmPrompt, type ConvTemplate, type TopLogprob } from '../../../src/backends/webllm-readout';
 import { memorySource } from '../../../src/engine/load/files';
 import { tinyMlcFiles } from '../../../src/engine/tiny/tiny';
 import { LabError } from '../../../src/errors';
@@ -99,5 +99,22 @@ describe('read-out inputs from the model files web-llm caches', () => {
     withPrefix.conv_template.system_prefix_token_ids = [0];
     files['mlc-chat-config.json'] = new TextEncoder().encode(JSON.stringify(withPrefix));
     expect((await loadWebLlmReadout(memorySource(files, 'tiny'))).prefixTokenText).toBe('<|endoftext|>');
+  });
+});
+
+describe('read-out loader for a web-llm model record', () => {
+  it('reads the files through hubSource (web-llm\'s cache first, the hub otherwise)', async () => {
+    const files = tinyMlcFiles({ arch: 'llama', quantization: 'q0f32' });
+    const asked: string[] = [];
+    const fetch = (async (input: RequestInfo | URL) => {
+      const name = decodeURIComponent(String(input).split('/resolve/main/')[1]);
+      asked.push(name);
+      return files[name] ? new Response(files[name].slice()) : new Response('Entry not found', { status: 404 });
+    }) as typeof globalThis.fetch;
+    const load = readoutLoaderFor({ model: 'https://huggingface.co/tests/SmolLM2-Tiny-q0f32-MLC', overrides: { conv_config: { system_message: 'Judge.' } } }, { fetch, caches: null });
+    const ro = await load();
+    expect(ro.conv.system_message).toBe('Judge.');
+    expect(asked.sort()).toEqual(['mlc-chat-config.json', 'tokenizer.json']);
+    await expect(readoutLoaderFor({ model: 'https://example.com/m/' })()).rejects.toThrow(/parsed/);
   });
 });
