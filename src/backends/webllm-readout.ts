@@ -58,8 +58,9 @@ const sep = (s: string | undefined) => (s || s === '' ? s : ': ');
  * The prompt text of a chat as web-llm writes it (Conversation.getPromptArray for text
  * messages, then the assistant reply header), with `prefixTokenText` (the text of
  * system_prefix_token_ids) in front. String.replace is used exactly as web-llm uses it.
+ * `emptyThinking`: the request had extra_body.enable_thinking = false.
  */
-export function renderWebLlmPrompt(conv: ConvTemplate, messages: readonly ChatMessage[], prefixTokenText = ''): string {
+export function renderWebLlmPrompt(conv: ConvTemplate, messages: readonly ChatMessage[], prefixTokenText = '', opts: { emptyThinking?: boolean } = {}): string {
   if (!conv.seps?.length) throw new LabError('unsupported', 'The model\'s conversation template has no separators ("seps"); the read-out cannot rebuild its prompt.');
   let turns = messages;
   let systemMessage = conv.system_message;
@@ -77,8 +78,13 @@ export function renderWebLlmPrompt(conv: ConvTemplate, messages: readonly ChatMe
     const rolePrefix = conv.add_role_after_system_message === false && systemPrompt !== '' && i === 0 ? '' : conv.roles[role] + sep(conv.role_content_sep);
     out += rolePrefix + text + conv.seps[i % conv.seps.length];
   });
+  // With enable_thinking false web-llm opens the reply with an empty thinking block (and the content separator).
+  if (opts.emptyThinking) return out + conv.roles.assistant + sep(conv.role_content_sep) + EMPTY_THINKING_BLOCK;
   return out + conv.roles.assistant + sep(conv.role_empty_sep);
 }
+
+/** What web-llm writes at the start of a reply when enable_thinking is false (Qwen3-style models). */
+export const EMPTY_THINKING_BLOCK = '<think>\n\n</think>\n\n';
 
 /** The conversation template web-llm uses: conv_template with conv_config (and the model record's overrides) on top. */
 export function convTemplateOf(chatConfig: unknown, overrides?: { conv_config?: Partial<ConvTemplate> }): ConvTemplate {

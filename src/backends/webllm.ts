@@ -217,7 +217,7 @@ export function createWebLlmBackend(opts: WebLlmBackendOptions): ModelBackend {
         const out: VerdictResult[] = [];
         for (const req of requests) {
           if (o.signal?.aborted) throw cancelled();
-          const prompt = renderWebLlmPrompt(ro.conv, req.messages, ro.prefixTokenText) + req.prefix;
+          const prompt = renderWebLlmPrompt(ro.conv, req.messages, ro.prefixTokenText, { emptyThinking: opts.enableThinking === false }) + req.prefix;
           const labels = req.labels.map((l) => ro.labelToken(l));
           out.push({ logprobs: await labelLogprobs(topLogprobs(prompt, o.signal), labels) });
         }

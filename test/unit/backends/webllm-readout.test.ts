@@ -47,6 +47,10 @@ describe('web-llm prompt as its chat writes it', () => {
     );
   });
 
+  it('opens the reply with an empty thinking block when thinking is off, as web-llm does', () => {
+    expect(renderWebLlmPrompt(chatml, judge.slice(0, 1), '', { emptyThinking: true }).endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\n')).toBe(true);
+  });
+
   it('follows the template switches: empty system, role templates, no role after system, alternating seps, default ": "', () => {
     const t: ConvTemplate = {
       system_template: '[SYS]{system_message}[/SYS]',
