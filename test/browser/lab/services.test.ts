@@ -60,8 +60,7 @@ describe('lab services in the browser', () => {
     const otherTab = new JobSlot(locks);
     let release!: () => void;
     const held = otherTab.run({ kind: 'selfplay', runId: run.id, runName: 'locked', startedAt: 0 }, () => new Promise<void>((r) => (release = r)));
-    await new Promise((r) => setTimeout(r, 20));
-    expect(await lab.jobs.isHeldAnywhere(run.id)).toBe(true);
+    await expect.poll(() => lab.jobs.isHeldAnywhere(run.id)).toBe(true);
     await store.updateRun(run.id, { status: 'running' });
     expect(await lab.selfplay.recoverInterrupted()).toEqual([]);
     await lab.prompts.generate(run.id, { count: 1, seed: 0 });
