@@ -93,3 +93,25 @@ describe('browsing, editing and exporting results', () => {
     expect(trees.trees).toHaveLength(12);
   });
 });
+
+describe('thousands of trees', () => {
+  it('reads the store once, then pages and searches the cached summaries', async () => {
+    const w = labWorld({ models: () => world({ votes: VOTES }) });
+    const run = await newRun(w.store);
+    await w.lab.prompts.generate(run.id, { count: 2, seed: 2 });
+    await w.lab.selfplay.start(run.id);
+    const [t] = await w.store.list('trees', run.id);
+    // 3000 copies of a finished tree, as if from 3000 instructions.
+    await w.store.put('trees', Array.from({ length: 3000 }, (_, i) => ({ ...t, id: `0:x${String(i).padStart(5, '0')}`, promptId: `x${i}` })));
+    let lists = 0;
+    const list = w.store.list.bind(w.store);
+    w.store.list = (async (s: never, r: string) => (s === 'trees' && lists++, list(s, r))) as typeof w.store.list;
+    const first = await w.lab.browse.trees(run.id, { limit: 50 });
+    expect(first.total).toBe(3002);
+    expect(first.items).toHaveLength(50);
+    const last = await w.lab.browse.trees(run.id, { limit: 50, offset: 3000 });
+    expect(last.items).toHaveLength(2);
+    expect((await w.lab.browse.trees(run.id, { query: 'x2999' })).items.map((s) => s.id)).toEqual(['0:x02999']);
+    expect(lists).toBe(1);
+  });
+});
