@@ -11,6 +11,8 @@ import { labEngine } from '../src/lab/engine';
 import { exportFile } from '../src/lab/exports';
 import type { LocksLike } from '../src/lab/jobs';
 import { ModelHost } from '../src/lab/models';
+import { deleteStoredModel, listStoredModels, modelDetails } from '../src/models/model-cache';
+import { connectWebLlm } from './webllm-link';
 import { applyConfigPatch, type RunConfigPatch } from '../src/lab/run-config';
 import { LabStore, storageReport, type RunSummary } from '../src/store/lab-store';
 import { CHILD_STORES } from '../src/store/records';
@@ -27,6 +29,11 @@ const models = new ModelHost({
     return r.available ? { maxBufferSize: r.limits.maxBufferSize, maxStorageBufferBindingSize: r.limits.maxStorageBufferBindingSize, shaderF16: r.shaderF16 } : null;
   },
   onDeviceLost: (key, message) => emit({ type: 'device-lost', message: `The GPU device was lost (${message}); model ${key} must be loaded again.` }),
+  webllm: {
+    onProgress: (modelIds, progress) => emit({ type: 'webllm.progress', modelIds, progress }),
+    onStatus: (status) => emit({ type: 'webllm.status', status }),
+    onWarning: (message) => emit({ type: 'log', level: 'warn', message }),
+  },
 });
 
 let labPromise: Promise<Lab<LabStore>> | undefined;
@@ -59,6 +66,12 @@ async function idle(runId: string): Promise<Lab<LabStore>> {
   const l = await lab();
   if (l.jobs.current?.runId === runId) throw new LabError('busy', 'This run is busy (self-play or an evaluation is running). Pause or cancel it first.');
   return l;
+}
+
+/** web-llm holds one set of models: a job using them must not have them replaced or freed. */
+async function noJob(what: string): Promise<void> {
+  const job = (await lab()).jobs.current;
+  if (job) throw new LabError('busy', `${job.kind === 'selfplay' ? 'Self-play' : 'An evaluation'} is running in “${job.runName}”; pause or cancel it before ${what}.`);
 }
 
 const handlers: Handlers = {
@@ -113,7 +126,7 @@ const handlers: Handlers = {
 
   'models.plan': ({ request }, { signal }) => models.plan(request, { signal }),
   'models.load': ({ request }, { signal, progress }) => models.load(request, { signal, onProgress: progress }),
-  'models.list': async () => ({ engine: models.engineKind.name, models: models.list(), apiKeys: models.apiKeyUrls() }),
+  'models.list': async () => ({ engine: models.engineKind.name, models: models.list(), apiKeys: models.apiKeyUrls(), webllm: models.webllm.status() }),
   'models.unload': async ({ key }) => {
     if ((await lab()).jobs.current) throw new LabError('busy', 'A job is using the models; pause or cancel it before unloading one.');
     models.unload(key);
@@ -123,6 +136,28 @@ const handlers: Handlers = {
     models.setApiKey(baseUrl, apiKey);
     return null;
   },
+  'models.stored': async () => listStoredModels(await models.webllm.catalogIfAttached()),
+  'models.deleteStored': async ({ baseUrl }) => {
+    if (models.loadingAny) throw new LabError('busy', 'A model is loading (perhaps downloading into the cache); wait for it or cancel it, then delete.');
+    return deleteStoredModel(baseUrl, await models.webllm.catalogIfAttached());
+  },
+
+  'webllm.attach': async ({ port }) => {
+    models.webllm.attach(connectWebLlm(port));
+    const catalog = await models.webllm.catalog();
+    return { ...models.webllm.status(), models: catalog.length };
+  },
+  'webllm.load': async ({ modelIds }, { signal, progress }) => {
+    await noJob('loading other web-llm models');
+    await models.webllm.load(modelIds, { signal, onProgress: progress });
+    return models.webllm.status();
+  },
+  'webllm.unload': async () => {
+    await noJob('unloading web-llm');
+    await models.webllm.unload();
+    return models.webllm.status();
+  },
+  'webllm.details': async ({ modelId }) => modelDetails(await models.webllm.entry(modelId)),
 
   'selfplay.start': async ({ runId, iteration, retryFailed }, { signal, progress }) =>
     (await lab()).selfplay.start(runId, { iteration, retryFailed, signal, onProgress: progress }),

@@ -19,6 +19,9 @@ import type { EvalListItem } from '../src/lab/evaluate';
 import type { ExportFile, ExportKind } from '../src/lab/exports';
 import type { ActiveJob } from '../src/lab/jobs';
 import type { LoadRequest, ModelSummary, PlanReport } from '../src/lab/models';
+import type { WebLlmStatus } from '../src/lab/webllm-host';
+import type { ModelDetails, StoredModel } from '../src/models/model-cache';
+import type { WebLlmLoadProgress } from './webllm-link';
 import type { AddResult, GenerateOptions, ListOptions } from '../src/lab/prompts';
 import type { EvalSettings, RunConfigPatch } from '../src/lab/run-config';
 import type { SelfPlayOutcome, SelfPlayState, SelfPlayStats } from '../src/lab/selfplay';
@@ -48,10 +51,25 @@ export interface LabApi {
   'models.plan': { params: { request: LoadRequest }; result: PlanReport };
   /** Loads a model into the worker (progress: bytes read or downloaded). */
   'models.load': { params: { request: LoadRequest }; result: ModelSummary };
-  'models.list': { params: Record<string, never>; result: { engine: string; models: ModelSummary[]; apiKeys: string[] } };
+  'models.list': { params: Record<string, never>; result: { engine: string; models: ModelSummary[]; apiKeys: string[]; webllm: WebLlmStatus } };
   'models.unload': { params: { key: string }; result: null };
   /** Kept in the worker's memory for this session only. An empty key forgets it. */
   'models.setApiKey': { params: { baseUrl: string; apiKey: string }; result: null };
+  /** Model files in this browser, both engines' caches (named after web-llm's models once web-llm is attached). */
+  'models.stored': { params: Record<string, never>; result: StoredModel[] };
+  /** Deletes one model's files from both engines' caches (its web-llm variants and unused .wasm with it). */
+  'models.deleteStored': { params: { baseUrl: string }; result: { files: number; models: string[] } };
+
+  /**
+   * Connects the web-llm worker (one end of a MessageChannel it serves; send it in `transfer`).
+   * Answers with what web-llm holds and how many models it lists.
+   */
+  'webllm.attach': { params: { port: MessagePort }; result: WebLlmStatus & { models: number } };
+  /** Loads web-llm models together, downloading what is not cached (progress: web-llm's). */
+  'webllm.load': { params: { modelIds: string[] }; result: WebLlmStatus };
+  'webllm.unload': { params: Record<string, never>; result: WebLlmStatus };
+  /** Exact download size, lab-engine and read-out support of one web-llm model (reads two small files). */
+  'webllm.details': { params: { modelId: string }; result: ModelDetails };
 
   /** Runs or resumes an iteration; resolves when it is done, paused, cancelled or failed. */
   'selfplay.start': { params: { runId: string; iteration?: number; retryFailed?: boolean }; result: SelfPlayOutcome };
@@ -92,6 +110,10 @@ export interface Progress {
 export type LabEvent =
   | { type: 'ready' }
   | { type: 'device-lost'; message: string }
+  /** A web-llm load's progress, whoever started it (self-play, an evaluation, the Models panel). */
+  | { type: 'webllm.progress'; modelIds: string[]; progress: WebLlmLoadProgress }
+  /** What web-llm holds changed (a load finished or failed, an unload). */
+  | { type: 'webllm.status'; status: WebLlmStatus }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   /** A run record changed in the worker (status, iteration history). */
   | { type: 'run.updated'; run: RunRecord }

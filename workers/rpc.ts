@@ -44,6 +44,8 @@ export function serve(endpoint: Endpoint, handlers: Handlers): { emit(event: Lab
 export interface CallOptions {
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
+  /** Objects moved to the worker with the params rather than copied (a MessagePort must be). */
+  transfer?: Transferable[];
 }
 
 interface Pending {
@@ -69,7 +71,7 @@ export class LabClient {
       opts.signal?.addEventListener('abort', () => this.endpoint.postMessage({ type: 'cancel', id } satisfies ToWorker), {
         once: true,
       });
-      this.endpoint.postMessage({ type: 'request', id, method, params } as ToWorker);
+      this.endpoint.postMessage({ type: 'request', id, method, params } as ToWorker, opts.transfer ?? []);
     });
   }
 

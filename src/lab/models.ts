@@ -1,10 +1,12 @@
 /**
  * The worker's model host: loads models by source (the generated tiny demo model, a Hugging
  * Face repository, a folder of local files), keeps each loaded once, and hands out role-bound
- * backends — a lab-engine view with the role's adapters, or an OpenAI-compatible endpoint.
- * Actor and refiner on the same model share one loaded base (two views over one engine).
+ * backends — a lab-engine view with the role's adapters, a web-llm model (frozen; see
+ * webllm-host.ts), or an OpenAI-compatible endpoint. Actor and refiner on the same model share
+ * one loaded base (two views over one engine); web-llm roles are loaded together in one call.
  */
 import { createOpenAIBackend } from '../backends/openai';
+import { WEBLLM_CAPABILITIES } from '../backends/webllm';
 import type { ModelBackend } from '../backends/types';
 import { LabError } from '../errors';
 import { hubSource, type HubSourceOptions } from '../engine/load/fetch';
@@ -15,7 +17,8 @@ import type { LoraAdapter } from '../engine/model/weights';
 import { tinyModelFiles } from '../engine/tiny/tiny';
 import type { Models } from '../spar/instruction';
 import { CPU_ENGINE, type EngineKind, type LabEngineLike } from './engine';
-import { describeSource, modelKey, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
+import { describeSource, modelKey, webLlmIds, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
+import { WebLlmHost, type WebLlmHostOptions } from './webllm-host';
 
 /** The tiny demo model's shape: the generator's defaults with room for the demo's prompts. */
 export const TINY_DEMO_SHAPE = { maxPositionEmbeddings: 1024 } as const;
@@ -64,7 +67,34 @@ export interface ModelHostOptions {
   /** This device's WebGPU limits for the fit check; null where there is no WebGPU. */
   limits?: () => Promise<DeviceLimits | null>;
   onDeviceLost?: (key: string, message: string) => void;
+  /** web-llm's events and hub access (the connection itself is attached later by the page). */
+  webllm?: WebLlmHostOptions;
   now?: () => number;
+}
+
+/** What a step may need of a role's model beyond generating and judging. */
+export type RoleNeed = 'train' | 'score' | 'lora';
+
+const NEED_TEXT: Record<RoleNeed, string> = {
+  train: 'train LoRA adapters',
+  score: 'score a given text (DPO and SFT need log-probabilities of the pairs)',
+  lora: "apply the run's LoRA adapters",
+};
+
+/**
+ * Refuses a role whose backend cannot do what a step needs (training, scoring, adapters), with
+ * a message that says how to go on. web-llm and endpoints serve frozen models; only the lab
+ * engine trains.
+ */
+export function requireCapability(b: RoleBinding, role: Role, need: RoleNeed): void {
+  if (b.kind === 'lab') return;
+  if (b.kind === 'webllm' && WEBLLM_CAPABILITIES[need]) return;
+  const who = b.kind === 'webllm' ? `web-llm (${b.model}), which serves frozen models` : `an OpenAI-compatible endpoint (${b.model}), which serves a frozen model`;
+  const instead =
+    b.kind === 'webllm'
+      ? 'Switch it to the lab engine in Setup: for web-llm models the lab engine can load, "Weights web-llm cached" uses the same files without a second download.'
+      : 'Switch it to the lab engine in Setup.';
+  throw new LabError('unsupported', `The ${role} is served by ${who} and cannot ${NEED_TEXT[need]}. ${instead}`);
 }
 
 interface LoadOptions {
@@ -83,9 +113,17 @@ export class ModelHost {
   /** API keys by endpoint URL: memory only, never stored or exported. */
   private readonly apiKeys = new Map<string, string>();
   readonly engineKind: EngineKind;
+  /** web-llm's models, once the page has attached the web-llm worker. */
+  readonly webllm: WebLlmHost;
 
   constructor(private readonly opts: ModelHostOptions = {}) {
     this.engineKind = opts.engine ?? CPU_ENGINE;
+    this.webllm = new WebLlmHost(opts.webllm);
+  }
+
+  /** A model is loading (a download may be writing to the caches). */
+  get loadingAny(): boolean {
+    return this.loading.size > 0 || this.webllm.loading;
   }
 
   list(): ModelSummary[] {
@@ -159,6 +197,10 @@ export class ModelHost {
     bindings: Record<Role, RoleBinding>,
     opts: LoadOptions & { adapters?: Partial<Record<Role, LoraAdapter>> } = {},
   ): Promise<Models> {
+    for (const role of ['actor', 'refiner'] as const) if (opts.adapters?.[role]) requireCapability(bindings[role], role, 'lora');
+    // Both roles' web-llm models in one load: a load replaces what web-llm held.
+    const ids = webLlmIds([bindings.actor, bindings.refiner]);
+    if (ids.length) await this.webllm.load(ids, opts);
     const actor = await this.backend(bindings.actor, 'actor', { ...opts, adapter: opts.adapters?.actor });
     const refiner = await this.backend(bindings.refiner, 'refiner', { ...opts, adapter: opts.adapters?.refiner });
     return { actor, refiner };
@@ -168,6 +210,10 @@ export class ModelHost {
   async backend(b: RoleBinding, role: Role, opts: LoadOptions & { adapter?: LoraAdapter } = {}): Promise<ModelBackend> {
     if (b.kind === 'openai') {
       return createOpenAIBackend({ baseUrl: b.baseUrl, model: b.model, apiKey: this.apiKeys.get(b.baseUrl), verdict: b.verdict, label: `${b.model} at ${b.baseUrl} · ${role}` });
+    }
+    if (b.kind === 'webllm') {
+      if (opts.adapter) requireCapability(b, role, 'lora');
+      return this.webllm.backend(b.model, role, opts);
     }
     const entry = await this.ensure(b.model, opts);
     const adapter = opts.adapter;

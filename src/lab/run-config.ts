@@ -16,12 +16,14 @@ export type ModelSourceSpec =
   | { type: 'files'; label: string };
 
 /**
- * The backend kinds a role can be served by. The lab engine can apply the run's adapters; an
+ * The backend kinds a role can be served by. The lab engine can apply the run's adapters; web-llm
+ * serves one of its prebuilt models, frozen (`model` is web-llm's model id); an
  * OpenAI-compatible endpoint serves a frozen model (its API key is kept in the worker's memory
  * only, never stored).
  */
 export type RoleBinding =
   | { kind: 'lab'; model: ModelSourceSpec }
+  | { kind: 'webllm'; model: string }
   | { kind: 'openai'; baseUrl: string; model: string; verdict: boolean };
 
 export type Role = 'actor' | 'refiner';
@@ -121,12 +123,16 @@ export function checkBinding(b: unknown, role: string): RoleBinding {
   const bad = (why: string) => new LabError('invalid-input', `The ${role}'s model: ${why}.`);
   if (!isObject(b)) throw bad('missing');
   if (b.kind === 'lab') return { kind: 'lab', model: checkSource(b.model, role) };
+  if (b.kind === 'webllm') {
+    if (typeof b.model !== 'string' || !b.model.trim()) throw bad('pick one of web-llm\'s models');
+    return { kind: 'webllm', model: b.model.trim() };
+  }
   if (b.kind === 'openai') {
     if (typeof b.baseUrl !== 'string' || !/^https?:\/\//.test(b.baseUrl.trim())) throw bad('give the server URL, e.g. http://localhost:8000/v1');
     if (typeof b.model !== 'string' || !b.model.trim()) throw bad('name the model the server serves');
     return { kind: 'openai', baseUrl: b.baseUrl.trim(), model: b.model.trim(), verdict: b.verdict !== false };
   }
-  throw bad(`unknown backend kind ${JSON.stringify(b.kind)} (lab engine or OpenAI-compatible endpoint)`);
+  throw bad(`unknown backend kind ${JSON.stringify(b.kind)} (lab engine, web-llm or OpenAI-compatible endpoint)`);
 }
 
 export function checkSource(s: unknown, role = 'model'): ModelSourceSpec {
@@ -181,7 +187,14 @@ export function describeSource(s: ModelSourceSpec): string {
 }
 
 export function describeBinding(b: RoleBinding): string {
-  return b.kind === 'lab' ? describeSource(b.model) : `${b.model} at ${b.baseUrl}`;
+  if (b.kind === 'lab') return describeSource(b.model);
+  if (b.kind === 'webllm') return `web-llm ${b.model}`;
+  return `${b.model} at ${b.baseUrl}`;
+}
+
+/** The web-llm model ids the bindings name, each once (actor first): what one web-llm load must hold. */
+export function webLlmIds(bindings: readonly RoleBinding[]): string[] {
+  return [...new Set(bindings.flatMap((b) => (b.kind === 'webllm' ? [b.model] : [])))];
 }
 
 /** The iteration a new self-play start should work on, and whether it is a resume. */

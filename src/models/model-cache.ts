@@ -19,7 +19,7 @@ import { LabError } from '../errors';
 import { LAB_MODEL_CACHE, hubSource, type CacheLike, type CacheStorageLike } from '../engine/load/fetch';
 import { readJson } from '../engine/load/files';
 import { MLC_CHAT_CONFIG, parseMlcChatConfig, parseTensorCache } from '../engine/load/mlc';
-import type { CatalogEntry, LabSupport } from './catalog';
+import { hubRepoOf, type CatalogEntry, type LabSupport } from './catalog';
 
 export const WEBLLM_MODEL_CACHE = 'webllm/model';
 export const WEBLLM_CONFIG_CACHE = 'webllm/config';
@@ -77,21 +77,32 @@ async function responseBytes(cache: CacheLike, url: string): Promise<number> {
   return n > 0 ? n : (await res.arrayBuffer()).byteLength;
 }
 
-async function stateOf(entry: CatalogEntry, catalog: readonly CatalogEntry[], caches: CacheStorageWithKeys, stored: Map<string, Set<string>>): Promise<ModelCacheState> {
-  const base = entry.baseUrl;
+/** What is stored under one base URL: bytes, and the shards tensor-cache.json lists. */
+interface FilesUnder {
+  bytes: number;
+  /** null until a tensor-cache.json is stored. */
+  shardsTotal: number | null;
+  /** Shards in web-llm's cache. */
+  shardsCached: number;
+  /** Shards in either cache. */
+  shardsStored: number;
+  /** The shard list came from web-llm's tensor-cache.json (not one the lab engine stored). */
+  webllmList: boolean;
+}
+
+async function filesUnder(base: string, label: string, caches: CacheStorageWithKeys, stored: Map<string, Set<string>>): Promise<FilesUnder> {
   const model = stored.get(WEBLLM_MODEL_CACHE)!;
   const lab = stored.get(LAB_MODEL_CACHE)!;
-  const has = (name: string, file: string) => stored.get(name)!.has(base + file);
   let shardsTotal: number | null = null;
-  let shardsCached = 0; // in web-llm's cache
-  let shardsStored = 0; // in either cache
+  let shardsCached = 0;
+  let shardsStored = 0;
   let bytes = 0;
   const counted = new Set<string>();
   // The shard list: web-llm's tensor-cache.json, else one the lab engine stored.
-  const listName = has(WEBLLM_MODEL_CACHE, 'tensor-cache.json') ? WEBLLM_MODEL_CACHE : has(LAB_MODEL_CACHE, 'tensor-cache.json') ? LAB_MODEL_CACHE : null;
+  const listName = model.has(base + 'tensor-cache.json') ? WEBLLM_MODEL_CACHE : lab.has(base + 'tensor-cache.json') ? LAB_MODEL_CACHE : null;
   if (listName) {
     const res = await (await caches.open(listName)).match(base + 'tensor-cache.json');
-    const shards = res ? parseTensorCache(await res.json(), `${entry.modelId}: tensor-cache.json`).records : [];
+    const shards = res ? parseTensorCache(await res.json(), `${label}: tensor-cache.json`).records : [];
     shardsTotal = shards.length;
     for (const s of shards) {
       const url = base + s.dataPath;
@@ -112,22 +123,30 @@ async function stateOf(entry: CatalogEntry, catalog: readonly CatalogEntry[], ca
       bytes += await responseBytes(cache, url);
     }
   }
-  const webllmComplete = shardsTotal !== null && listName === WEBLLM_MODEL_CACHE && shardsCached === shardsTotal;
+  return { bytes, shardsTotal, shardsCached, shardsStored, webllmList: listName === WEBLLM_MODEL_CACHE };
+}
+
+async function stateOf(entry: CatalogEntry, catalog: readonly CatalogEntry[], caches: CacheStorageWithKeys, stored: Map<string, Set<string>>): Promise<ModelCacheState> {
+  const base = entry.baseUrl;
+  const lab = stored.get(LAB_MODEL_CACHE)!;
+  const has = (name: string, file: string) => stored.get(name)!.has(base + file);
+  const f = await filesUnder(base, entry.modelId, caches, stored);
+  const webllmComplete = f.shardsTotal !== null && f.webllmList && f.shardsCached === f.shardsTotal;
   const labFiles = [...lab].filter((u) => u.startsWith(base)).length;
   const tokenizerCached = has(WEBLLM_MODEL_CACHE, 'tokenizer.json') || has(LAB_MODEL_CACHE, 'tokenizer.json');
   const configCached = has(WEBLLM_CONFIG_CACHE, 'mlc-chat-config.json') || has(LAB_MODEL_CACHE, 'mlc-chat-config.json');
-  const allShards = shardsTotal !== null && shardsStored === shardsTotal;
+  const allShards = f.shardsTotal !== null && f.shardsStored === f.shardsTotal;
   return {
     modelId: entry.modelId,
     webllmComplete,
-    shardsCached,
-    shardsTotal,
+    shardsCached: f.shardsCached,
+    shardsTotal: f.shardsTotal,
     configCached,
     tokenizerCached,
     wasmCached: stored.get(WEBLLM_WASM_CACHE)!.has(entry.modelLib),
     labFiles,
     labReady: entry.lab.loadable && allShards && tokenizerCached && configCached && has(LAB_MODEL_CACHE, 'tokenizer_config.json'),
-    bytes,
+    bytes: f.bytes,
     sharedWith: catalog.filter((e) => e.baseUrl === base && e.modelId !== entry.modelId).map((e) => e.modelId),
   };
 }
@@ -168,12 +187,89 @@ export async function deleteCachedModel(entry: CatalogEntry, catalog: readonly C
   return { files, models };
 }
 
+/** The files stored under one model URL, whichever engine stored them: a row of the Models panel. */
+export interface StoredModel {
+  /** The URL the files are keyed under (…/resolve/<revision>/). */
+  baseUrl: string;
+  /** Hugging Face repository (null for other hosts). */
+  repo: string | null;
+  revision: string;
+  /** Files in web-llm's caches (config and model; the .wasm is not counted). */
+  webllmFiles: number;
+  /** Files in the lab engine's cache. */
+  labFiles: number;
+  bytes: number;
+  /** Shards tensor-cache.json lists (null: none stored), and how many are stored in either cache. */
+  shardsTotal: number | null;
+  shardsStored: number;
+  /** web-llm's model ids that use these files (empty without the catalog, or for models web-llm does not list). */
+  modelIds: string[];
+  /** web-llm's view of the first of them (null where modelIds is empty). */
+  webllm: ModelCacheState | null;
+}
+
+/** "https://huggingface.co/o/n/resolve/main/x/y.bin" → "https://huggingface.co/o/n/resolve/main/". */
+function baseOf(url: string): string | null {
+  return /^(https?:\/\/[^?#]+?\/resolve\/[^/]+\/)/.exec(url)?.[1] ?? null;
+}
+
+/**
+ * Every model with files in either engine's cache — web-llm's downloads and the lab engine's
+ * (hub checkpoints included) — one row per set of files, largest first. With web-llm's catalog
+ * the rows also name the web-llm models that use the files and whether web-llm has all of them.
+ */
+export async function listStoredModels(catalog: readonly CatalogEntry[] | null, caches: CacheStorageWithKeys = defaultCaches()): Promise<StoredModel[]> {
+  const stored = await storedUrls(caches);
+  const bases = new Set<string>();
+  for (const name of FILE_CACHES) for (const url of stored.get(name)!) {
+    const b = baseOf(url);
+    if (b) bases.add(b);
+  }
+  const out: StoredModel[] = [];
+  for (const base of bases) {
+    const urls = (name: string) => [...stored.get(name)!].filter((u) => u.startsWith(base)).length;
+    const entries = (catalog ?? []).filter((e) => e.baseUrl === base);
+    const hub = hubRepoOf(base);
+    const f = await filesUnder(base, hub?.repo ?? base, caches, stored);
+    out.push({
+      baseUrl: base,
+      repo: hub?.repo ?? null,
+      revision: hub?.revision ?? '',
+      webllmFiles: urls(WEBLLM_MODEL_CACHE) + urls(WEBLLM_CONFIG_CACHE),
+      labFiles: urls(LAB_MODEL_CACHE),
+      bytes: f.bytes,
+      shardsTotal: f.shardsTotal,
+      shardsStored: f.shardsStored,
+      modelIds: entries.map((e) => e.modelId),
+      webllm: entries.length ? await stateOf(entries[0], catalog ?? [], caches, stored) : null,
+    });
+  }
+  return out.sort((a, b) => b.bytes - a.bytes || a.baseUrl.localeCompare(b.baseUrl));
+}
+
+/**
+ * Deletes every file stored under a model URL from both engines' caches; for one of web-llm's
+ * models (known from the catalog) also its .wasm where no other cached model uses it.
+ */
+export async function deleteStoredModel(baseUrl: string, catalog: readonly CatalogEntry[] | null, caches: CacheStorageWithKeys = defaultCaches()): Promise<{ files: number; models: string[] }> {
+  const entry = catalog?.find((e) => e.baseUrl === baseUrl);
+  if (entry) return deleteCachedModel(entry, catalog!, caches);
+  let files = 0;
+  for (const name of FILE_CACHES) {
+    const cache = await caches.open(name);
+    for (const r of await cache.keys()) if (r.url.startsWith(baseUrl) && (await cache.delete(r.url))) files++;
+  }
+  return { files, models: [] };
+}
+
 export interface ModelDetails {
   /** Exact bytes of weights to download (the shards tensor-cache.json lists). */
   weightBytes: number;
   shards: number;
   /** The lab engine's support, confirmed from mlc-chat-config.json. */
   lab: LabSupport;
+  /** Whether web-llm can serve the verdict read-out for it (webllm-readout.ts), from mlc-chat-config.json. */
+  readout: { ok: boolean; reason: string };
 }
 
 export interface FetchOptions {
@@ -190,10 +286,24 @@ function sourceOf(entry: CatalogEntry, opts: FetchOptions) {
   return hubSource(entry.repo, { revision: entry.revision, caches: opts.caches === undefined ? defaultCaches() : opts.caches, fetch: opts.fetch, endpoint: opts.endpoint });
 }
 
+const PARSED_VERDICTS = 'Set "Verdict from" to parsed for a refiner on this model.';
+
+/** The read-out rebuilds web-llm's prompt from conv_template and reads labels with tokenizer.json. */
+function readoutSupport(chatConfig: unknown): ModelDetails['readout'] {
+  const c = (chatConfig ?? {}) as { conv_template?: unknown; tokenizer_files?: unknown };
+  if (!c.conv_template || typeof c.conv_template !== 'object') {
+    return { ok: false, reason: `Its mlc-chat-config.json names its conversation template instead of spelling it out, so the verdict read-out cannot rebuild web-llm's prompt. ${PARSED_VERDICTS}` };
+  }
+  if (Array.isArray(c.tokenizer_files) && c.tokenizer_files.length && !c.tokenizer_files.includes('tokenizer.json')) {
+    return { ok: false, reason: `It ships no tokenizer.json, which the verdict read-out needs to find the label tokens. ${PARSED_VERDICTS}` };
+  }
+  return { ok: true, reason: 'The verdict read-out works with it (P(Yes) vs P(No) through web-llm\'s log-probabilities).' };
+}
+
 /**
- * The exact download size and confirmed lab support, from the model's two small files
- * (tensor-cache.json and mlc-chat-config.json, a few kB to a few hundred kB). Read from any
- * cache first; fetched once otherwise and kept in the lab's cache; remembered per model.
+ * The exact download size, confirmed lab support and read-out support, from the model's two
+ * small files (tensor-cache.json and mlc-chat-config.json, a few kB to a few hundred kB). Read
+ * from any cache first; fetched once otherwise and kept in the lab's cache; remembered per model.
  */
 export function modelDetails(entry: CatalogEntry, opts: FetchOptions = {}): Promise<ModelDetails> {
   const key = entry.baseUrl;
@@ -202,10 +312,10 @@ export function modelDetails(entry: CatalogEntry, opts: FetchOptions = {}): Prom
     p = (async () => {
       const src = sourceOf(entry, opts);
       const cache = parseTensorCache(await readJson(src, 'tensor-cache.json'), `${entry.modelId}: tensor-cache.json`);
+      const json = await readJson(src, MLC_CHAT_CONFIG);
       let lab = entry.lab;
       if (lab.loadable) {
         try {
-          const json = await readJson(src, MLC_CHAT_CONFIG);
           const cfg = parseMlcChatConfig(json, `${entry.modelId}: ${MLC_CHAT_CONFIG}`);
           if (cfg.tokenizerFiles.length && !cfg.tokenizerFiles.includes('tokenizer.json')) {
             lab = { loadable: false, reason: 'It ships only a sentencepiece tokenizer.model; the lab engine needs tokenizer.json. web-llm only.' };
@@ -215,7 +325,7 @@ export function modelDetails(entry: CatalogEntry, opts: FetchOptions = {}): Prom
           lab = { loadable: false, reason: `${e.message} web-llm only.` };
         }
       }
-      return { weightBytes: cache.records.reduce((a, s) => a + s.nbytes, 0), shards: cache.records.length, lab };
+      return { weightBytes: cache.records.reduce((a, s) => a + s.nbytes, 0), shards: cache.records.length, lab, readout: readoutSupport(json) };
     })();
     p.catch(() => details.delete(key)); // a failed fetch is retried next time
     details.set(key, p);

@@ -16,6 +16,23 @@ import type { SelfPlayState, SelfPlayStats } from '../lab/selfplay';
 import type { CallPurpose } from '../spar/calls';
 import type { LabEvent, Method, Params, Progress, Result } from '../../workers/protocol';
 import { LabClient } from '../../workers/rpc';
+import { startWebLlmWorker, type WebLlmLoadProgress } from '../../workers/webllm-link';
+import { parseRunConfig, webLlmIds } from '../lab/run-config';
+import type { WebLlmStatus } from '../lab/webllm-host';
+import { buildCatalog, type CatalogEntry } from '../models/catalog';
+import type { ModelDetails, StoredModel } from '../models/model-cache';
+
+/** The web-llm worker as the page sees it (started only when a web-llm choice is used). */
+export interface WebLlmState {
+  state: 'off' | 'starting' | 'ready' | 'failed';
+  /** web-llm's chat models (from the worker's hello), for the picker. */
+  catalog: CatalogEntry[];
+  /** web-llm's model library version, e.g. "v0_2_86/base". */
+  version: string;
+  status: WebLlmStatus;
+  /** The load in progress, whoever started it. */
+  progress: { modelIds: string[]; progress: WebLlmLoadProgress } | null;
+}
 
 /** What the page knows about a run's self-play right now. */
 export interface LiveSelfPlay {
@@ -43,12 +60,18 @@ class Lab {
   task = $state<{ label: string; progress: Progress | null } | null>(null);
   /** Models loaded in the worker, and the engine that holds them. */
   models = $state<{ engine: string; models: ModelSummary[]; apiKeys: string[] }>({ engine: '', models: [], apiKeys: [] });
+  webllm = $state<WebLlmState>({ state: 'off', catalog: [], version: '', status: { attached: false, loaded: null }, progress: null });
+  /** Model files stored in this browser (both engines' caches); null until read. */
+  stored = $state<StoredModel[] | null>(null);
+  /** Exact sizes and support of web-llm models, fetched when a model is picked ('failed': offline, keep the estimate). */
+  details = $state<Record<string, ModelDetails | 'failed'>>({});
   /** Self-play state per run id. */
   live = $state<Record<string, LiveSelfPlay>>({});
   /** Bumped whenever a run's stored results change (views reload what they show). */
   revision = $state<Record<string, number>>({});
 
   private client: LabClient;
+  private webllmStart: Promise<boolean> | null = null;
 
   constructor() {
     const worker = new Worker(new URL('../../workers/lab.worker.ts', import.meta.url), { type: 'module', name: 'lab' });
@@ -68,11 +91,99 @@ class Lab {
       this.guard(async () => (this.gpu = await this.client.call('gpu.report', {}))),
       this.refreshRuns(),
       this.refreshModels(),
+      this.refreshStored(),
     ]);
+  }
+
+  /**
+   * Starts the web-llm worker (a large script, so only when a web-llm choice is used) and
+   * connects it to the lab worker. Resolves false (with the error shown) where it cannot start.
+   */
+  ensureWebLlm(): Promise<boolean> {
+    this.webllmStart ??= (async () => {
+      this.webllm.state = 'starting';
+      try {
+        const handle = startWebLlmWorker();
+        handle.onCrash((e) => {
+          this.error = e;
+          this.webllm.state = 'failed';
+          this.webllmStart = null; // the next web-llm choice starts a fresh worker
+          handle.terminate();
+        });
+        const port = handle.createPort();
+        const [hello, status] = await Promise.all([handle.hello(), this.client.call('webllm.attach', { port }, { transfer: [port] })]);
+        this.webllm.catalog = buildCatalog(hello.modelList);
+        this.webllm.version = hello.modelVersion;
+        this.webllm.status = { attached: status.attached, loaded: status.loaded };
+        this.webllm.state = 'ready';
+        void this.refreshStored(); // rows get web-llm's model ids
+        return true;
+      } catch (e) {
+        this.showError(e);
+        this.webllm.state = 'failed';
+        this.webllmStart = null;
+        return false;
+      }
+    })();
+    return this.webllmStart;
+  }
+
+  /** Loads web-llm models together (downloading what is missing; a broken download continues where it stopped). */
+  async loadWebLlm(modelIds: string[]): Promise<boolean> {
+    if (!(await this.ensureWebLlm())) return false;
+    const r = await this.call('webllm.load', { modelIds });
+    if (r) this.webllm.status = r;
+    await this.refreshStored();
+    return r !== null;
+  }
+
+  async unloadWebLlm(): Promise<void> {
+    const r = await this.call('webllm.unload', {});
+    if (r) this.webllm.status = r;
+  }
+
+  /** Exact download size and support of one web-llm model, once (offline: the estimate stays). */
+  async webLlmDetails(modelId: string): Promise<void> {
+    if (this.details[modelId] || this.webllm.state !== 'ready') return;
+    try {
+      this.details[modelId] = await this.client.call('webllm.details', { modelId });
+    } catch {
+      this.details[modelId] = 'failed';
+    }
+  }
+
+  async refreshStored(): Promise<void> {
+    const s = await this.call('models.stored', {});
+    if (s) this.stored = s;
+    this.storage = await storageReport();
+  }
+
+  /** Deletes a model's files from both engines' caches. */
+  async deleteStored(model: StoredModel): Promise<boolean> {
+    // web-llm's catalog names the model's .wasm, deleted with it.
+    if (model.webllmFiles > 0) await this.ensureWebLlm();
+    const r = await this.call('models.deleteStored', { baseUrl: model.baseUrl });
+    for (const id of r?.models ?? []) delete this.details[id];
+    await this.refreshStored();
+    return r !== null;
+  }
+
+  /** A run whose roles use web-llm needs the web-llm worker before self-play or an evaluation. */
+  private async webLlmFor(runId: string): Promise<void> {
+    const run = this.runs?.find((r) => r.id === runId) ?? (await this.client.call('runs.get', { runId }).catch(() => null));
+    if (!run) return;
+    let config;
+    try {
+      config = parseRunConfig(run.config);
+    } catch {
+      return; // the worker reports a bad config itself
+    }
+    if (webLlmIds([config.models.actor, config.models.refiner]).length) await this.ensureWebLlm();
   }
 
   /** Any protocol method; on failure shows the error and resolves null. */
   async call<M extends Method>(method: M, params: Params<M>, opts: CallOptions = {}): Promise<Result<M> | null> {
+    if (method === 'selfplay.start' || method === 'eval.run') await this.webLlmFor((params as Params<'eval.run'>).runId);
     const run = async (onProgress?: (p: Progress) => void) =>
       this.client.call(method, params, {
         signal: opts.signal,
@@ -95,7 +206,11 @@ class Lab {
 
   async refreshModels(): Promise<void> {
     const m = await this.call('models.list', {});
-    if (m) this.models = m;
+    if (m) {
+      const { webllm, ...rest } = m;
+      this.models = rest;
+      this.webllm.status = webllm;
+    }
   }
 
   async createRun(name: string, config?: Record<string, unknown>): Promise<RunRecord | null> {
@@ -219,6 +334,14 @@ class Lab {
         if (live) live.text = { promptId: ev.promptId, purpose: ev.purpose, text: ev.text };
         break;
       }
+      case 'webllm.progress':
+        this.webllm.progress = { modelIds: ev.modelIds, progress: ev.progress };
+        break;
+      case 'webllm.status':
+        this.webllm.status = ev.status;
+        this.webllm.progress = null;
+        void this.refreshStored();
+        break;
       case 'ready':
       case 'log':
         break;

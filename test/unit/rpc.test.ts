@@ -78,4 +78,18 @@ describe('lab worker protocol', () => {
     server.emit({ type: 'device-lost', message: 'GPU reset' });
     expect(await got).toEqual({ type: 'device-lost', message: 'GPU reset' });
   });
+
+  it('transfers a MessagePort with the request (the web-llm port reaches the lab worker)', async () => {
+    const link = new MessageChannel();
+    ports.push(link.port1, link.port2);
+    const { client } = connect({
+      'webllm.attach': async ({ port }) => {
+        const answer = new Promise<unknown>((resolve) => (port.onmessage = (ev) => resolve(ev.data)));
+        port.postMessage('ping');
+        return { attached: true, loaded: [String(await answer)], models: 0 };
+      },
+    });
+    link.port1.onmessage = (ev) => link.port1.postMessage(`${ev.data} pong`);
+    expect(await client.call('webllm.attach', { port: link.port2 }, { transfer: [link.port2] })).toEqual({ attached: true, loaded: ['ping pong'], models: 0 });
+  });
 });

@@ -22,7 +22,7 @@ describe('model details from the two small files', () => {
     const h = hub(files);
     const d = await modelDetails(entry, { fetch: h.fetch, caches: null });
     const shards = Object.keys(files).filter((f) => f.startsWith('params_shard_'));
-    expect(d).toEqual({ weightBytes: shards.reduce((a, f) => a + files[f].byteLength, 0), shards: shards.length, lab: entry.lab });
+    expect(d).toEqual({ weightBytes: shards.reduce((a, f) => a + files[f].byteLength, 0), shards: shards.length, lab: entry.lab, readout: { ok: true, reason: expect.stringContaining('read-out works') } });
     await modelDetails(entry, { fetch: h.fetch, caches: null });
     expect(h.asked.filter((f) => f === 'tensor-cache.json')).toHaveLength(1);
   });
@@ -35,5 +35,15 @@ describe('model details from the two small files', () => {
     expect(entry.lab.loadable).toBe(true); // what the name suggests…
     const d = await modelDetails(entry, { fetch: hub(files).fetch, caches: null });
     expect(d.lab).toEqual({ loadable: false, reason: expect.stringMatching(/model_type "qwen3".*web-llm only/s) }); // …and what the files say
+    expect(d.readout.ok).toBe(true); // web-llm still reads verdicts out of it
+  });
+
+  it('says when the verdict read-out cannot work with a model (a named conversation template)', async () => {
+    const files = tinyMlcFiles({ arch: 'llama', quantization: 'q0f32' });
+    const cfg = JSON.parse(new TextDecoder().decode(files['mlc-chat-config.json']));
+    files['mlc-chat-config.json'] = new TextEncoder().encode(JSON.stringify({ ...cfg, conv_template: 'llama-2' }));
+    const [entry] = buildCatalog([record('Llama-2-Old-q0f32-MLC')]);
+    const d = await modelDetails(entry, { fetch: hub(files).fetch, caches: null });
+    expect(d.readout).toEqual({ ok: false, reason: expect.stringContaining('Verdict from" to parsed') });
   });
 });
