@@ -12,9 +12,13 @@ import { CpuModel } from '../../../src/engine/cpu/model';
 import { LAB_MODEL_CACHE, hubSource } from '../../../src/engine/load/fetch';
 import { memorySource, type FileMap } from '../../../src/engine/load/files';
 import { loadModel } from '../../../src/engine/load/model';
-import { tinyMlcFiles } from '../../../src/engine/tiny/tiny';
+import { tinyMlcFiles, tinyModelFiles } from '../../../src/engine/tiny/tiny';
 import { buildCatalog, type ModelRecordLike } from '../../../src/models/catalog';
-import { WEBLLM_CONFIG_CACHE, WEBLLM_MODEL_CACHE, WEBLLM_WASM_CACHE, deleteCachedModel, fetchLabExtras, listCachedModels, modelCacheState, modelDetails } from '../../../src/models/model-cache';
+import { WEBLLM_CONFIG_CACHE, WEBLLM_MODEL_CACHE, WEBLLM_WASM_CACHE, deleteCachedModel, deleteStoredModel, fetchLabExtras, listCachedModels, listStoredModels, modelCacheState, modelDetails } from '../../../src/models/model-cache';
+import { storeLikeWebLlm as storeFiles } from '../../helpers/webllm-cache';
+
+/** What web-llm's reload stores (cache.add(new Request(url)) for each file it fetches). */
+const storeLikeWebLlm = (rec: ModelRecordLike, files: FileMap) => storeFiles({ model: rec.model, modelLib: rec.model_lib, files });
 
 const CACHES = [WEBLLM_CONFIG_CACHE, WEBLLM_MODEL_CACHE, WEBLLM_WASM_CACHE, LAB_MODEL_CACHE];
 afterEach(async () => {
@@ -23,27 +27,6 @@ afterEach(async () => {
 
 function record(id: string): ModelRecordLike {
   return { model: `https://huggingface.co/tests/${id}`, model_id: id, model_lib: `https://raw.githubusercontent.com/tests/libs/main/${id}-webgpu.wasm`, vram_required_MB: 10 };
-}
-
-/** A response as Cache.add stores a hub download: status 200, the body, the server's headers. */
-function hubResponse(bytes: Uint8Array, withLength: boolean): Response {
-  const headers: Record<string, string> = { 'content-type': 'application/octet-stream', etag: '"x"' };
-  if (withLength) headers['content-length'] = String(bytes.byteLength);
-  // Without Content-Length, as a streamed (chunked / redirected CDN) body arrives.
-  const body = withLength ? bytes.slice() : new Blob([bytes.slice()]).stream();
-  return new Response(body, { status: 200, statusText: 'OK', headers });
-}
-
-/** What web-llm's reload stores (cache.add(new Request(url)) for each file it fetches). */
-async function storeLikeWebLlm(rec: ModelRecordLike, files: FileMap): Promise<void> {
-  const base = `${rec.model}/resolve/main/`;
-  const put = async (cache: string, name: string, i: number) => (await caches.open(cache)).put(new Request(new URL(name, base).href), hubResponse(files[name], i % 2 === 0));
-  await put(WEBLLM_CONFIG_CACHE, 'mlc-chat-config.json', 0);
-  await put(WEBLLM_MODEL_CACHE, 'tokenizer.json', 1);
-  await put(WEBLLM_MODEL_CACHE, 'tensor-cache.json', 0);
-  const shards = Object.keys(files).filter((f) => /^params_shard_\d+\.bin$/.test(f));
-  for (const [i, s] of shards.entries()) await put(WEBLLM_MODEL_CACHE, s, i);
-  await (await caches.open(WEBLLM_WASM_CACHE)).put(new Request(rec.model_lib), new Response(new Uint8Array([0, 97, 115, 109])));
 }
 
 /** Serves tokenizer_config.json only (fetchLabExtras), counting every call. */
@@ -142,5 +125,41 @@ describe('one download, two engines', () => {
     expect((await listCachedModels(catalog)).map((s) => s.modelId)).toEqual([other.model_id]);
     expect(await (await caches.open(WEBLLM_WASM_CACHE)).match(rec.model_lib)).toBeUndefined();
     expect(await (await caches.open(WEBLLM_WASM_CACHE)).match(other.model_lib)).toBeDefined();
+  });
+
+  it('lists both engines\' stored models with sizes, names web-llm\'s with the catalog, and deletes each from every cache', async () => {
+    const rec = record('SmolLM2-Tiny-Instruct-q0f32-MLC');
+    const [entry] = buildCatalog([rec]);
+    const mlc = tinyMlcFiles({ arch: 'llama', quantization: 'q0f32', maxShardBytes: 8 * 1024 });
+    await storeLikeWebLlm(rec, mlc);
+    await fetchLabExtras(entry, { fetch: servedExtras(mlc).fetch });
+    // A checkpoint only the lab engine downloaded (its own cache).
+    const hf = tinyModelFiles({ format: 'hf' });
+    const lab = await caches.open(LAB_MODEL_CACHE);
+    for (const name of Object.keys(hf)) await lab.put(`https://huggingface.co/me/tiny-hf/resolve/main/${name}`, new Response(hf[name].slice(), { headers: { 'content-length': String(hf[name].byteLength) } }));
+    const hfBytes = Object.values(hf).reduce((a, f) => a + f.byteLength, 0);
+    const mlcBytes = ['mlc-chat-config.json', 'tokenizer.json', 'tensor-cache.json', 'tokenizer_config.json', ...Object.keys(mlc).filter((f) => f.startsWith('params_shard_'))].reduce((a, f) => a + mlc[f].byteLength, 0);
+
+    // Without web-llm's catalog (web-llm not started): rows by repository, sizes, both engines' files.
+    const plain = await listStoredModels(null);
+    expect(plain.map((m) => [m.repo, m.bytes, m.labFiles, m.modelIds, m.webllm])).toEqual(
+      [
+        ['me/tiny-hf', hfBytes, Object.keys(hf).length, [], null],
+        [`tests/${rec.model_id}`, mlcBytes, 1, [], null],
+      ].sort((a, b) => (b[1] as number) - (a[1] as number)),
+    );
+    const mlcRow = plain.find((m) => m.repo === `tests/${rec.model_id}`)!;
+    expect(mlcRow).toMatchObject({ webllmFiles: 3 + mlcRow.shardsTotal!, shardsStored: mlcRow.shardsTotal });
+
+    // With it: web-llm's model ids and state.
+    const named = await listStoredModels([entry]);
+    expect(named.find((m) => m.baseUrl === entry.baseUrl)).toMatchObject({ modelIds: [rec.model_id], webllm: { webllmComplete: true, labReady: true, bytes: mlcBytes } });
+
+    // Deleting the lab engine's checkpoint leaves web-llm's model alone, and the other way round (its .wasm too).
+    expect(await deleteStoredModel('https://huggingface.co/me/tiny-hf/resolve/main/', [entry])).toEqual({ files: Object.keys(hf).length, models: [] });
+    expect((await listStoredModels([entry])).map((m) => m.modelIds)).toEqual([[rec.model_id]]);
+    expect((await deleteStoredModel(entry.baseUrl, [entry])).models).toEqual([rec.model_id]);
+    expect(await listStoredModels([entry])).toEqual([]);
+    expect(await (await caches.open(WEBLLM_WASM_CACHE)).match(rec.model_lib)).toBeUndefined();
   });
 });
