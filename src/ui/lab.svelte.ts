@@ -137,6 +137,17 @@ class Lab {
     return r !== null;
   }
 
+  /** Continues a web-llm download that broke off (web-llm fetches only the missing files). */
+  async continueDownload(baseUrl: string): Promise<boolean> {
+    if (!(await this.ensureWebLlm())) return false;
+    const id = this.webllm.catalog.find((e) => e.baseUrl === baseUrl)?.modelId;
+    if (!id) {
+      this.error = new LabError('not-found', `web-llm does not list a model stored under ${baseUrl}, so it cannot continue its download. Delete the files and pick a model from the list.`);
+      return false;
+    }
+    return this.loadWebLlm([id]);
+  }
+
   async unloadWebLlm(): Promise<void> {
     const r = await this.call('webllm.unload', {});
     if (r) this.webllm.status = r;
