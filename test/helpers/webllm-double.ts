@@ -61,7 +61,7 @@ export function webLlmDouble(
               yield { ...base, choices: [{ index: 0, delta: { content: p, role: 'assistant' }, finish_reason: i === pieces.length - 1 ? 'stop' : null, logprobs: null }] } as ChatCompletionChunk;
             }
             if (!pieces.length) yield { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop', logprobs: null }] } as ChatCompletionChunk;
-            yield { ...base, choices: [], usage: { completion_tokens: pieces.length, prompt_tokens: 3, total_tokens: pieces.length + 3 } } as ChatCompletionChunk;
+            yield { ...base, choices: [], usage: { completion_tokens: pieces.length, prompt_tokens: 3, total_tokens: pieces.length + 3 } } as unknown as ChatCompletionChunk;
           })();
         },
       },
