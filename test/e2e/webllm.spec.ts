@@ -48,11 +48,22 @@ test('Setup offers web-llm models flagged for this GPU, in a picker that works f
   await search.press('Enter');
   await expect(options.first()).toHaveAttribute('aria-selected', 'true');
   await expect(page.getByTestId('actor-model-status')).toContainText(`${F32}: not loaded yet`);
+  await actor.screenshot({ path: 'docs/screenshots/setup-webllm.png' });
 
   // A model the lab engine cannot load says so.
   await search.fill('phi-3.5-mini');
   await expect(options.first().locator('[data-flag="web-llm-only"]')).toBeVisible();
-  await actor.screenshot({ path: 'docs/screenshots/setup-webllm.png' });
+
+  // The refiner on the lab engine, with the weights of a web-llm model: lab-loadable models only.
+  const refiner = page.getByTestId('role-refiner');
+  await refiner.getByLabel('Weights of a web-llm model').check();
+  const weights = refiner.getByRole('combobox', { name: 'Search web-llm models' });
+  await weights.fill('smollm2 135m q0f16');
+  await expect(refiner.getByRole('option').first()).toHaveAttribute('data-model', F16);
+  await expect(refiner.getByRole('option').first()).toContainText('f16 widened to f32');
+  await weights.press('Enter');
+  await refiner.getByLabel('Hugging Face repository').check();
+  await expect(refiner.getByRole('textbox', { name: 'Repository' })).toHaveValue(`mlc-ai/${F16}`);
 
   // The choice is saved with the run.
   await page.reload();
