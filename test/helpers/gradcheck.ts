@@ -45,3 +45,21 @@ export function sampleIndices(length: number, n: number, r: () => number): numbe
   while (set.size < n) set.add(Math.floor(r() * length));
   return [...set].sort((a, b) => a - b);
 }
+
+/** numericGrad for a loss computed asynchronously (an engine call). */
+export async function numericGradAsync(f: () => Promise<number>, x: Float32Array | Float64Array, h: number, indices: readonly number[]): Promise<Float64Array> {
+  const out = new Float64Array(indices.length);
+  for (let n = 0; n < indices.length; n++) {
+    const i = indices[n];
+    const x0 = x[i];
+    x[i] = x0 + h;
+    const up = x[i] - x0;
+    const fp = await f();
+    x[i] = x0 - h;
+    const down = x0 - x[i];
+    const fm = await f();
+    x[i] = x0;
+    out[n] = (fp - fm) / (up + down);
+  }
+  return out;
+}
