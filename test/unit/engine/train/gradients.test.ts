@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { CpuModel } from '../../../../src/engine/cpu/model';
 import { CpuTrainEngine } from '../../../../src/engine/cpu/train-engine';
-import type { Floats, LossFn, TrainSequence } from '../../../../src/engine/train/engine';
+import type { Floats, LossFn, TrainEngine, TrainSequence } from '../../../../src/engine/train/engine';
 import { adapterTensors, createAdapter } from '../../../../src/engine/train/lora';
 import { dpoLossFn, sftLossFn } from '../../../../src/engine/train/losses';
 import { LINEAR_NAMES } from '../../../../src/engine/model/weights';
@@ -79,7 +79,7 @@ describe.each(['llama', 'qwen2'] as const)('LoRA gradients of the whole model vs
     // Reference log-probs from the base model, as the Trainer computes them.
     const base = new CpuTrainEngine(new CpuModel(weights, Float64Array));
     const refLps = await base.logprobs(seqs, null);
-    const sum = (a: Floats) => a.reduce((x, y) => x + y, 0);
+    const sum = (a: Floats) => Array.from(a).reduce((x, y) => x + y, 0);
     const ref = pairs.map((_, i) => [sum(refLps[2 * i]), sum(refLps[2 * i + 1])] as const);
     await check('DPO', seqs, () => dpoLossFn({ beta: 0.5, ftx: 0.1, ref, weight: 0.5 }), false);
   });
@@ -95,7 +95,7 @@ describe.each(['llama', 'qwen2'] as const)('LoRA gradients of the whole model vs
     const r = rng(9);
     const seqs = [sequence(r, V, 4, 6), sequence(r, V, 3, 5)];
     const adapter = createAdapter('actor', weights.config, { rank: 4, alpha: 8, targets: [...LINEAR_NAMES] }, { seed: 6, init: 'random' });
-    const grads = async (engine: CpuTrainEngine<Float32Array> | CpuTrainEngine<Float64Array>) => {
+    const grads = async (engine: TrainEngine) => {
       await engine.setAdapter(adapter);
       await engine.accumulateGradients(seqs, 'actor', sftLossFn({ stepTokens: 11 }));
       return adapterTensors({ rank: 4, layers: await engine.takeGradients('actor') }).map((t) => t.data);
