@@ -10,6 +10,7 @@
  */
 import { LabError } from '../../errors';
 import type { ChatMessage } from '../../backends/types';
+import type { PairRecord, RftRecord } from '../../store/records';
 import type { ChatTokenizer } from '../load/tokenizer';
 import type { TrainSequence } from './engine';
 
@@ -109,6 +110,16 @@ export function parsePairsJsonl(text: string): Parsed<PreferencePair> {
 /** Chat JSONL ({messages}, as rftToJsonl writes). */
 export function parseChatsJsonl(text: string): Parsed<ChatMessage[]> {
   return parseJsonl(text, toChat);
+}
+
+/** The pairs of the store a DPO run trains on (excluded ones left out). */
+export function pairsFromRecords(records: readonly Pick<PairRecord, 'prompt' | 'chosen' | 'rejected' | 'excluded'>[]): PreferencePair[] {
+  return records.filter((r) => !r.excluded).map((r) => ({ prompt: [{ role: 'user', content: r.prompt }], chosen: r.chosen, rejected: r.rejected }));
+}
+
+/** The RFT chats of the store an SFT run trains on (excluded ones left out). */
+export function chatsFromRecords(records: readonly Pick<RftRecord, 'messages' | 'excluded'>[]): ChatMessage[][] {
+  return records.filter((r) => !r.excluded).map((r) => r.messages.map((m) => ({ ...m })));
 }
 
 /** A pair's two sequences: the same prompt tokens, then each response as a whole assistant turn. */

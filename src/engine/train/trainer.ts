@@ -100,7 +100,10 @@ export interface StepMetrics {
 
 export interface TrainerOptions {
   engine: TrainEngine;
-  /** The adapter trained; the engine must hold it (its initial weights) before run(). */
+  /**
+   * The adapter trained. The engine must hold it (its initial weights) before run(), unless a
+   * checkpoint is resumed: then the engine is given the checkpoint's weights.
+   */
   adapter: string;
   task: TrainTask;
   settings?: Partial<TrainSettings>;
@@ -188,32 +191,28 @@ export class Trainer {
     const s = this.settings;
     const total = this.totalSteps;
     const print = this.fingerprint();
-    let adapter = await engine.getAdapter(name);
-    let params = adapterTensors(adapter).map((t) => t.data);
-    let opt = AdamW.forShapes(s.adamw, params.map((p) => p.length));
-    let step = 0;
-
+    let saved: TrainState | null = null;
     if (persistence && this.opts.resume !== false) {
       const rec = await persistence.store.get('adapters', persistence.runId, checkpointId(persistence.iteration, persistence.role));
       if (rec) {
-        const st = recordToState(rec);
-        if (st.fingerprint !== print) {
+        saved = recordToState(rec);
+        if (saved.fingerprint !== print) {
           throw new LabError(
             'invalid-input',
-            `The saved ${persistence.role} checkpoint of iteration ${persistence.iteration} (step ${st.step} of ${st.totalSteps}) was made with other data or settings. Delete it to train from scratch, or restore the data and settings.`,
+            `The saved ${persistence.role} checkpoint of iteration ${persistence.iteration} (step ${saved.step} of ${saved.totalSteps}) was made with other data or settings. Delete it to train from scratch, or restore the data and settings.`,
           );
         }
-        adapter = { ...st.adapter, name };
-        params = adapterTensors(adapter).map((t) => t.data);
-        if (st.status === 'done') {
-          await engine.setAdapter(adapter);
-          return { steps: st.step, totalSteps: total, resumedFrom: st.step, metrics: [], adapter };
-        }
-        if (st.optimizer) opt = new AdamW(s.adamw, st.optimizer.moments);
-        opt.t = st.optimizer?.t ?? 0;
-        step = st.step;
-        await engine.setAdapter(adapter);
       }
+    }
+    // From the checkpoint (the engine gets its weights), or from the adapter the engine holds.
+    const adapter = saved ? { ...saved.adapter, name } : await engine.getAdapter(name);
+    const params = adapterTensors(adapter).map((t) => t.data);
+    const opt = saved?.optimizer ? new AdamW(s.adamw, saved.optimizer.moments) : AdamW.forShapes(s.adamw, params.map((p) => p.length));
+    opt.t = saved?.optimizer?.t ?? 0;
+    let step = saved?.step ?? 0;
+    if (saved) {
+      await engine.setAdapter(adapter);
+      if (saved.status === 'done') return { steps: saved.step, totalSteps: total, resumedFrom: saved.step, metrics: [], adapter };
     }
     const resumedFrom = step;
     let savedStep = step;

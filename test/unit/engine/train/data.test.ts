@@ -1,7 +1,7 @@
 /** Training data: the JSONL shapes we export and TRL / LLaMA-Factory read, and the token masks. */
 import { describe, expect, it } from 'vitest';
 import { ChatTokenizer } from '../../../../src/engine/load/tokenizer';
-import { encodeChat, encodePair, parseChatsJsonl, parsePairsJsonl } from '../../../../src/engine/train/data';
+import { chatsFromRecords, encodeChat, encodePair, pairsFromRecords, parseChatsJsonl, parsePairsJsonl } from '../../../../src/engine/train/data';
 import { pairsToLlamaFactoryJsonl, pairsToTrlJsonl, rftToJsonl } from '../../../../src/spar/export';
 import { tinyTokenizerConfig, tinyTokenizerJson } from '../../../../src/engine/tiny/bpe';
 
@@ -32,6 +32,12 @@ describe('pairs JSONL', () => {
     expect(errors[1].message).toMatch(/not valid JSON/);
     expect(errors[2].message).toMatch(/must be an assistant message/);
     expect(errors[3].message).toMatch(/ends with an assistant message/);
+  });
+
+  it('store records: excluded ones are not trained on', () => {
+    expect(pairsFromRecords([pair, { ...pair, chosen: 'x', excluded: true }])).toEqual(parsePairsJsonl(pairsToTrlJsonl([pair])).records);
+    const messages = [{ role: 'user' as const, content: 'Hi' }, { role: 'assistant' as const, content: 'Hello' }];
+    expect(chatsFromRecords([{ messages, excluded: false }, { messages, excluded: true }])).toEqual([messages]);
   });
 
   it('RFT chats JSONL', () => {

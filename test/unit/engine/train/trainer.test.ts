@@ -141,8 +141,9 @@ describe('Trainer safety: checkpoints, resume, NaN', () => {
     expect(saved.optimizer?.t).toBe(3);
     expect(store.logs(place.runId).map((l) => l.step)).toEqual([1, 2, 3]);
 
-    // "Reload": a new model and engine holding the initial adapter; only the store survives.
-    const resumed = await new Trainer(options(await freshEngine(), { persistence: { store, ...place } })).run();
+    // "Reload": a new model and engine, without the adapter; only the store survives.
+    const reloaded = new CpuTrainEngine(new CpuModel(weights));
+    const resumed = await new Trainer(options(reloaded, { persistence: { store, ...place } })).run();
     expect(resumed.resumedFrom).toBe(3);
     expect(resumed.metrics.map((m) => m.step)).toEqual([4, 5, 6]);
     expect(resumed.metrics.map((m) => m.lr)).toEqual(straight.metrics.slice(3).map((m) => m.lr));
