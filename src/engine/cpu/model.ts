@@ -43,6 +43,7 @@ import {
   swigluForward,
   type FloatArray,
 } from './ops';
+import { linearDims } from '../train/lora';
 import { sampleToken } from './sample';
 
 /** The typed array every buffer of a model uses: Float32Array (default) or Float64Array. */
@@ -295,10 +296,7 @@ export class CpuModel<F extends FloatArray = Float32Array> {
 
   /** [out, in] of each linear. */
   linearDims(): Record<LinearName, [number, number]> {
-    const c = this.config;
-    const q = c.numHeads * c.headDim;
-    const kv = c.numKvHeads * c.headDim;
-    return { q: [q, c.hiddenSize], k: [kv, c.hiddenSize], v: [kv, c.hiddenSize], o: [c.hiddenSize, q], gate: [c.intermediateSize, c.hiddenSize], up: [c.intermediateSize, c.hiddenSize], down: [c.hiddenSize, c.intermediateSize] };
+    return linearDims(this.config);
   }
 
   newCache(capacity = 64): KvCache<F> {
