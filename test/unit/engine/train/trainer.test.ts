@@ -65,7 +65,8 @@ describe('Trainer convergence on a tiny model (CPU reference)', () => {
     expect(metrics[0].loss).toBeCloseTo(Math.log(2) + 0.1 * metrics[0].nll!, 6);
     const last = metrics[metrics.length - 1];
     console.log(
-      `DPO (4 pairs, default LoRA q,v r8 α16, lr 1e-2, 8 steps): loss ${metrics[0].loss.toFixed(3)} → ${last.loss.toFixed(4)}, ` +
+      `DPO (4 pairs, default LoRA q,v r8 α16, lr 1e-2, 8 steps): loss ${metrics[0].loss.toFixed(3)} → ${last.loss.toFixed(4)} ` +
+        `(DPO part ${(metrics[0].loss - 0.1 * metrics[0].nll!).toFixed(3)} → ${(last.loss - 0.1 * last.nll!).toFixed(4)}), ` +
         `accuracy ${last.rewardAccuracy}, margin ${last.rewardMargin!.toFixed(2)}, ${Math.round(last.tokensPerSec)} tokens/s`,
     );
     expect(last.rewardAccuracy).toBe(1);
