@@ -186,15 +186,16 @@ const BWD_PARAMS = { T: 'u32', NH: 'u32', NKV: 'u32', group: 'u32', stride: 'u32
  *   qkv   [T, stride]  the forward's rotated q (qOff + h·D), k (kOff + g·D) and v (vOff + g·D)
  *   datt  [T, NH·D]    the gradient of the forward's output
  *   dqkv  [T, stride]  dq, dk, dv written (=) into the same columns (other columns untouched)
- *   lse, delta [T·NH] scratch
+ *   lse [T·NH] vec2 (max, Σ exp(score − max)) and delta [T·NH]: scratch
  * Two kernels:
  *   1. one thread per (row t, head h), in two passes over the keys:
- *        p_ts = exp(score_ts − lse_t), dp_ts = datt_t·v_s  (out_t = Σ_s p_ts·v_s)
- *        lse_t = log Σ_s exp(score_ts), Δ_t = Σ_s p_ts·dp_ts (first pass, online)
+ *        p_ts = exp(score_ts − m_t) / l_t, dp_ts = datt_t·v_s  (out_t = Σ_s p_ts·v_s)
+ *        m_t = max_s score_ts, l_t = Σ_s exp(score_ts − m_t), Δ_t = Σ_s p_ts·dp_ts (first pass, online)
  *        dscore_ts = p_ts·(dp_ts − Δ_t)                   (softmax backward)
  *        dq_t = scale · Σ_s dscore_ts·k_s                  (score = scale · q_t·k_s)
  *      Δ from the same p and dp as the second pass (rather than datt·out) keeps the
- *      cancellation in dp − Δ as exact as f32 allows.
+ *      cancellation in dp − Δ as exact as f32 allows; m and l stay apart (no log, whose
+ *      error on software adapters, ~1e-5, would show in every p).
  *   2. one thread per (key row s, KV head g), over the queries t ≥ s of its segment and the
  *      query heads of its group: dv_s = Σ p_ts·datt_t, dk_s = scale · Σ dscore_ts·q_t.
  */
@@ -243,7 +244,7 @@ function attentionDqWgsl(D: number): string {
     ['datt', 'read', 'vec4f'],
     ['segStart', 'read', 'u32'],
     ['dqkv', 'read_write', 'vec4f'],
-    ['lseOut', 'read_write', 'f32'],
+    ['lseOut', 'read_write', 'vec2f'],
     ['deltaOut', 'read_write', 'f32'],
   ])}
 fn hsum(v: vec4f) -> f32 { return v.x + v.y + v.z + v.w; }
@@ -275,20 +276,19 @@ fn main(${FLAT_WG_ARGS}) {
     pd = pd * corr + e * hsum(dp);
     m = mNew;
   }
-  let lse = m + log(l);
   let delta = pd / l;
   ${each((d) => `var dq${d} = vec4f(0.0);`)}
   for (var s = st; s <= t; s++) {
     let kb = (s * P.stride + P.kOff + kvh * ${D}u) / 4u;
     let vb = (s * P.stride + P.vOff + kvh * ${D}u) / 4u;
     ${dot((d) => `q${d}`, (d) => `qkv[kb + ${d}u]`, 'sv')}
-    let p = exp(hsum(sv) * P.scale - lse);
+    let p = exp(hsum(sv) * P.scale - m) / l;
     ${dot((d) => `g${d}`, (d) => `qkv[vb + ${d}u]`, 'dp')}
     let ds = vec4f(p * (hsum(dp) - delta) * P.scale);
     ${each((d) => `dq${d} = fma(ds, qkv[kb + ${d}u], dq${d});`)}
   }
   ${each((d) => `dqkv[qb + ${d}u] = dq${d};`)}
-  lseOut[i] = lse;
+  lseOut[i] = vec2f(m, l);
   deltaOut[i] = delta;
 }
 `;
@@ -301,7 +301,7 @@ function attentionDkvWgsl(D: number): string {
     ['qkv', 'read', 'vec4f'],
     ['datt', 'read', 'vec4f'],
     ['segEnd', 'read', 'u32'],
-    ['lse', 'read', 'f32'],
+    ['lse', 'read', 'vec2f'],
     ['delta', 'read', 'f32'],
     ['dqkv', 'read_write', 'vec4f'],
   ])}
@@ -327,7 +327,8 @@ fn main(${FLAT_WG_ARGS}) {
       var sv = vec4f(0.0);
       var dp = vec4f(0.0);
       ${each((d) => `sv = fma(q${d}, k${d}, sv); dp = fma(g${d}, v${d}, dp);`, '\n      ')}
-      let p = exp(hsum(sv) * P.scale - lse[j]);
+      let ml = lse[j];
+      let p = exp(hsum(sv) * P.scale - ml.x) / ml.y;
       let ds = vec4f(p * (hsum(dp) - delta[j]) * P.scale);
       ${each((d) => `dv${d} = fma(vec4f(p), g${d}, dv${d}); dk${d} = fma(ds, q${d}, dk${d});`, '\n      ')}
     }

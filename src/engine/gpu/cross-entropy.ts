@@ -1,8 +1,10 @@
 /**
  * Cross-entropy of selected logit rows and its backward: the GPU twins of cpu/ops.ts
  * crossEntropyForward and crossEntropyBackward. Training runs the LM head only on the rows that
- * predict a trained token, so every row here has a target.
- *   logits [N, V], targets [N] u32, losses / lse / dlosses [N]
+ * predict a trained token, so every row here has a target. The log-sum-exp is kept as its two
+ * parts (row max, Σ exp(x − max)): the backward's softmax then needs no log, whose error on
+ * software adapters (~1e-5) would show in every probability.
+ *   logits [N, V], targets [N] u32, losses / dlosses [N], lse [N] vec2 (max, sum)
  */
 import type { Binding, Recorder } from './program';
 import { FLAT_WG, FLAT_WG_ARGS, gridFor, paramsWgsl, reduceWgsl, storageWgsl } from './wgsl';
@@ -10,7 +12,7 @@ import { FLAT_WG, FLAT_WG_ARGS, gridFor, paramsWgsl, reduceWgsl, storageWgsl } f
 const WG = 64;
 const PARAMS = { N: 'u32', V: 'u32' } as const;
 
-/** losses[n] = lse[n] − logits[n, targets[n]], with lse[n] = log Σ_i exp(logits[n, i]) kept for backward. One workgroup per row. */
+/** losses[n] = log Σ_i exp(logits[n, i]) − logits[n, targets[n]]; lse[n] = (max, sum) kept for backward. One workgroup per row. */
 export function crossEntropyForward(rec: Recorder, losses: Binding, lse: Binding, logits: Binding, targets: Binding, N: number, V: number): void {
   rec.dispatch({
     key: 'cross-entropy',
@@ -27,7 +29,7 @@ function forwardWgsl(): string {
     ['x', 'read', 'f32'],
     ['targets', 'read', 'u32'],
     ['losses', 'read_write', 'f32'],
-    ['lse', 'read_write', 'f32'],
+    ['lse', 'read_write', 'vec2f'],
   ])}${reduceWgsl(WG)}
 @compute @workgroup_size(${WG})
 fn main(${FLAT_WG_ARGS}) {
@@ -39,10 +41,10 @@ fn main(${FLAT_WG_ARGS}) {
   let mx = wgMax(m, li);
   var s = 0.0;
   for (var i = li; i < P.V; i += ${WG}u) { s += exp(x[o + i] - mx); }
-  let l = mx + log(wgSum(s, li));
+  let sum = wgSum(s, li);
   if (li == 0u) {
-    lse[wg] = l;
-    losses[wg] = l - x[o + targets[wg]];
+    lse[wg] = vec2f(mx, sum);
+    losses[wg] = mx + log(sum) - x[o + targets[wg]];
   }
 }
 `;
@@ -81,7 +83,7 @@ export function crossEntropyBackward(
 function backwardWgsl(inPlace: boolean, accumulate: boolean): string {
   const decls: [string, 'read' | 'read_write', string][] = [
     ['dlosses', 'read', 'f32'],
-    ['lse', 'read', 'f32'],
+    ['lse', 'read', 'vec2f'],
     ['targets', 'read', 'u32'],
     ['x', inPlace ? 'read_write' : 'read', 'f32'],
   ];
@@ -95,7 +97,8 @@ fn main(${FLAT_WG_ARGS}) {
   if (e >= P.N * P.V) { return; }
   let n = e / P.V;
   let i = e % P.V;
-  let p = exp(x[e] - lse[n]);
+  let ms = lse[n];
+  let p = exp(x[e] - ms.x) / ms.y;
   let g = dlosses[n] * (p - select(0.0, 1.0, i == targets[n]));
   ${out}[e] = ${accumulate ? `${out}[e] + g` : 'g'};
 }

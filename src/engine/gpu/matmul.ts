@@ -221,8 +221,9 @@ export interface MatmulBackwardOptions {
   xOffset?: number;
   dxStride?: number;
   dxOffset?: number;
-  /** Rows per thread of the dx kernel (benchmarks try others). */
+  /** Rows and inputs per thread of the dx kernel (chosen from T and the format when absent; benchmarks try others). */
   tileRows?: number;
+  tileInputs?: number;
 }
 
 const DX_PARAMS = {
@@ -237,12 +238,12 @@ const DX_PARAMS = {
   dxOffset: 'u32',
   groupSize: 'u32',
   alpha: 'f32',
+  /** 1: dx += …, 0: dx = … (a parameter, not a variant: the big tiles are slow to compile). */
+  accumulate: 'u32',
 } as const;
 
 const DW_PARAMS = { T: 'u32', OC: 'u32', IC: 'u32', doutStride: 'u32', doutOffset: 'u32', xStride: 'u32', xOffset: 'u32', alpha: 'f32' } as const;
 
-/** Inputs per thread of the dx kernel. */
-const NI = 4;
 
 /**
  * Backward of matmulForward (bias frozen):
@@ -257,17 +258,21 @@ export function matmulBackward(rec: Recorder, dx: Binding | null, dw: Binding | 
   const doutOffset = opts.doutOffset ?? 0;
   const alpha = opts.alpha ?? 1;
   if (dx) {
-    const TM = opts.tileRows ?? Math.min(4, 2 ** Math.ceil(Math.log2(Math.max(1, T))));
-    const aligned = doutStride % 4 === 0 && doutOffset % 4 === 0;
-    // A thread's NI inputs share their q4 scales: groups are multiples of 8 inputs (model/dtypes.ts).
+    // Big tiles for training-sized batches (where they pay for their compile time), small ones
+    // for a few rows. A thread's NI inputs share their q4 scales: groups are multiples of 8
+    // inputs (model/dtypes.ts), so NI is 4, 8 or 16 where the group allows.
+    const big = T >= 64;
+    const TM = opts.tileRows ?? (big ? 16 : Math.min(4, 2 ** Math.ceil(Math.log2(Math.max(1, T)))));
+    const NI = opts.tileInputs ?? (!big ? 4 : w.IC >= 16 && (!w.format.startsWith('q4') || w.groupSize % 16 === 0) ? 16 : 8);
     if (w.format.startsWith('q4') && w.groupSize % NI !== 0) throw new Error(`matmulBackward: q4 groups of ${w.groupSize} inputs`);
+    const aligned = doutStride % 4 === 0 && doutOffset % 4 === 0;
     const threads = Math.ceil(w.IC / NI);
     const WG = threads >= 256 ? 64 : 16;
     w.slices.forEach((s, si) => {
       const acc = si > 0 || (opts.accumulate ?? false);
       rec.dispatch({
-        key: `matmul-dx/${w.format}/tm${TM}/wg${WG}/${aligned ? 'vec4' : 'scalar'}/${acc ? 'add' : 'set'}`,
-        source: () => matmulDxWgsl(w.format, TM, WG, aligned, acc),
+        key: `matmul-dx/${w.format}/tm${TM}/ni${NI}/wg${WG}/${aligned ? 'vec4' : 'scalar'}`,
+        source: () => matmulDxWgsl(w.format, TM, NI, WG, aligned),
         params: DX_PARAMS,
         values: {
           T,
@@ -281,6 +286,7 @@ export function matmulBackward(rec: Recorder, dx: Binding | null, dw: Binding | 
           dxOffset: opts.dxOffset ?? 0,
           groupSize: w.groupSize || 1,
           alpha,
+          accumulate: acc ? 1 : 0,
         },
         bindings: s.scales ? [dout, s.data, s.scales, dx] : [dout, s.data, dx],
         workgroups: [Math.ceil(T / TM), Math.ceil(threads / WG)],
@@ -302,13 +308,17 @@ export function matmulBackward(rec: Recorder, dx: Binding | null, dw: Binding | 
 }
 
 /**
- * dx: thread (input block, row tile) owns inputs i0..i0+3 of rows t0..t0+TM-1 and walks the
+ * dx: thread (input block, row tile) owns inputs i0..i0+NI-1 of rows t0..t0+TM-1 and walks the
  * slice's outputs 8 at a time: row i of the k-major Wᵀ [IC, np] is contiguous along the outputs,
- * like a row of dout, so both are read as vec4s and multiplied into vec4 partial sums (summed
- * at the end). Outputs past the last multiple of 8 go one by one (dout has no padding). The
- * thread's inputs lie in one q4 group, so they share the scales of each block of outputs.
+ * like a row of dout, so both are read as vec4s and their dot products summed into TM·NI scalar
+ * accumulators. Every thread of a workgroup reads the same dout rows (uniform loads) and its own
+ * rows of Wᵀ. Measured on SwiftShader (T = 256, 512 → 1536, against the forward kernel's
+ * FLOP/s): 4 × 4 rows × inputs ~45%, 16 × 8 ~60%, 16 × 16 ~80% (1.8 s to compile), 32 × 32
+ * ~105% (12 s to compile); batches of 64+ rows take 16 × 16. Outputs past the last
+ * multiple of 8 go one by one (dout has no padding). The thread's inputs lie in one q4 group, so
+ * they share the scales of each block of outputs.
  */
-function matmulDxWgsl(f: WeightFormat, TM: number, WG: number, aligned: boolean, accumulate: boolean): string {
+function matmulDxWgsl(f: WeightFormat, TM: number, NI: number, WG: number, aligned: boolean): string {
   const wType = f === 'f32' ? 'vec4f' : f === 'f16' ? 'vec4u' : 'u32';
   const decls: [string, 'read' | 'read_write', string][] = [
     ['dout', 'read', aligned ? 'vec4f' : 'f32'],
@@ -344,13 +354,11 @@ function matmulDxWgsl(f: WeightFormat, TM: number, WG: number, aligned: boolean,
   const scalarD = (m: number) => (aligned ? `dout[(dr${m} + o) / 4u][(dr${m} + o) % 4u]` : `dout[dr${m} + o]`);
   const q4 = f.startsWith('q4');
   const scale1 = f === 'q4f32' ? 'let se = g * P.np + o; let s1 = sc[se / 4u][se % 4u];' : 'let se = g * P.np + o; let s1 = unpack2x16float(sc[se / 8u][(se / 2u) % 4u])[se % 2u];';
-  const store = rows(
-    (m) => `if (t0 + ${m}u < P.T) {\n    ${ins((k) => `if (i0 + ${k}u < P.IC) { put((t0 + ${m}u) * P.dxStride + P.dxOffset + i0 + ${k}u, a${m}_${k}); }`, '\n    ')}\n  }`,
-  );
+  const store = rows((m) => `if (t0 + ${m}u < P.T) {\n    ${ins((k) => `if (i0 + ${k}u < P.IC) { put((t0 + ${m}u) * P.dxStride + P.dxOffset + i0 + ${k}u, a${m}_${k}); }`, '\n    ')}\n  }`);
   return `${paramsWgsl(DX_PARAMS)}${storageWgsl(decls)}
-fn put(idx: u32, acc: vec4f) {
-  let v = P.alpha * (acc.x + acc.y + acc.z + acc.w);
-  dx[idx] = ${accumulate ? 'dx[idx] + v' : 'v'};
+fn put(idx: u32, sum: f32) {
+  let v = P.alpha * sum;
+  dx[idx] = select(v, dx[idx] + v, P.accumulate == 1u);
 }
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
@@ -361,18 +369,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   let dcol = P.doutOffset + P.o0;
   ${rows((m) => `let dr${m} = min(t0 + ${m}u, P.T - 1u) * P.doutStride + dcol;`)}
   ${ins((k) => `let wr${k} = min(i0 + ${k}u, P.IC - 1u) * P.np;`)}
-  ${q4 ? 'let g = i0 / P.groupSize;' : ''}
-  ${rows((m) => ins((k) => `var a${m}_${k} = vec4f(0.0);`, ' '))}
+  ${q4 ? 'let g = min(i0, P.IC - 1u) / P.groupSize;' : ''}
+  ${rows((m) => ins((k) => `var a${m}_${k} = 0.0;`, ' '))}
   let full = P.n / 8u * 8u;
   for (var o = 0u; o < full; o += 8u) {
     ${q4 ? scales : ''}
     ${ins(loadW, '\n    ')}
-    ${rows((m) => `{ ${loadD(m)}\n      ${ins((k) => `a${m}_${k} = fma(lo${k}, dl${m}, fma(hi${k}, dh${m}, a${m}_${k}));`, ' ')} }`, '\n    ')}
+    ${rows((m) => `{ ${loadD(m)}\n      ${ins((k) => `a${m}_${k} += dot(lo${k}, dl${m}) + dot(hi${k}, dh${m});`, ' ')} }`, '\n    ')}
   }
   for (var o = full; o < P.n; o++) {
     ${q4 ? scale1 : ''}
     ${ins(scalarW, '\n    ')}
-    ${rows((m) => `{ let d = ${scalarD(m)}; ${ins((k) => `a${m}_${k}.x = fma(ws${k}, d, a${m}_${k}.x);`, ' ')} }`, '\n    ')}
+    ${rows((m) => `{ let d = ${scalarD(m)}; ${ins((k) => `a${m}_${k} = fma(ws${k}, d, a${m}_${k});`, ' ')} }`, '\n    ')}
   }
   ${store}
 }

@@ -199,7 +199,7 @@ export class TrainGraph {
     this.lnf = f(Rc * C, 'lnf');
     this.logits = f(Rc * V, 'logits');
     this.losses = f(R, 'losses');
-    this.lse = f(R, 'lse');
+    this.lse = f(2 * R, 'lse');
     this.dxa = f(T * r, 'dxa');
     const train = mode !== 'infer';
     const g = (n: number, label: string) => (train ? f(n, label) : this.dxa);
@@ -211,7 +211,7 @@ export class TrainGraph {
     this.dgu = g(T * 2 * I, 'dgate_up');
     this.dh = g(T * I, 'dh');
     this.dlnf = g(Rc * C, 'dlnf');
-    this.attLse = g(T * NH, 'attention lse');
+    this.attLse = g(2 * T * NH, 'attention max and sum');
     this.attDelta = g(T * NH, 'attention delta');
   }
 
@@ -272,7 +272,7 @@ export class TrainGraph {
     }
     this.forEachChunk(shape, (c0, rc) => {
       this.recordLogits(rec, c0, rc);
-      crossEntropyForward(rec, this.at(this.losses, c0), this.at(this.lse, c0), this.logits, this.at(this.targets, c0), rc, m.config.vocabSize);
+      crossEntropyForward(rec, this.at(this.losses, c0), this.at(this.lse, 2 * c0), this.logits, this.at(this.targets, c0), rc, m.config.vocabSize);
     });
   }
 
@@ -359,7 +359,7 @@ export class TrainGraph {
     rec.clear(this.dx.buffer, 0, T * C * 4);
     this.forEachChunk(shape, (c0, rc) => {
       if (!reuseLogits) this.recordLogits(rec, c0, rc);
-      crossEntropyBackward(rec, this.logits, this.at(this.dlosses, c0), this.logits, this.at(this.lse, c0), this.at(this.targets, c0), rc, V);
+      crossEntropyBackward(rec, this.logits, this.at(this.dlosses, c0), this.logits, this.at(this.lse, 2 * c0), this.at(this.targets, c0), rc, V);
       matmulBackward(rec, this.dlnf, null, this.logits, null, w.lmHead, rc);
       rmsnormBackward(rec, this.dx, this.dlnf, xFinal, w.finalNorm, rc, C, c.rmsNormEps, { rows: this.at(this.headRows, c0), accumulate: true });
     });
