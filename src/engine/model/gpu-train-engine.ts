@@ -3,7 +3,9 @@
  * One micro-batch call = the training forward of every sequence in one batch (rows of all
  * sequences together) → the log-probs of the masked tokens to the host → the host's loss and
  * d loss / d logp back → the backward (model/gpu-train-graph.ts), adding the adapter's dA, dB
- * into gradient accumulators that live on the GPU until takeGradients reads them.
+ * into gradient accumulators that live on the GPU until takeGradients reads them. Log-probs
+ * without gradients (DPO's reference) go through the inference path where they can, sharing a
+ * pair's prompt.
  *
  * The adapter trained is the one the model holds for generation (GpuModel's LoRA buffers): after
  * an optimizer step, setAdapter writes the new weights into those buffers, and every LabEngine
@@ -17,14 +19,13 @@
  */
 import { LabError } from '../../errors';
 import type { GpuModel, GpuAdapter } from './gpu-model';
-import type { LoraAdapter } from './weights';
-import { LINEAR_NAMES, type LinearName } from './weights';
-import type { PooledBuffer } from '../gpu/memory';
-import type { MemoryReport } from '../gpu/memory';
+import { LINEAR_NAMES, type LinearName, type LoraAdapter } from './weights';
+import type { MemoryReport, PooledBuffer } from '../gpu/memory';
 import { Recorder, type Program } from '../gpu/program';
 import { cloneAdapter, zeroGrads } from '../train/lora';
 import { targetRows, type Floats, type LossFn, type LoraTensors, type TrainEngine, type TrainSequence } from '../train/engine';
 import { adapterTargets, TrainGraph, type BatchInputs, type BatchShape, type GraphMode } from './gpu-train-graph';
+import { score } from './generate';
 
 export interface GpuTrainEngineOptions {
   /**
@@ -105,6 +106,14 @@ export class GpuTrainEngine implements TrainEngine {
     return this.serial(() => this.takeGradientsNow(adapter));
   }
 
+  /**
+   * Log-probs as `logprobs` gives them, always through the training forward (every token of
+   * every sequence, no prompt shared): the forward a training step builds on (benchmarks).
+   */
+  forwardLogprobs(seqs: readonly TrainSequence[], adapter: string | null): Promise<Floats[]> {
+    return this.serial(() => this.logprobsNow(seqs, adapter, false));
+  }
+
   async getAdapter(name: string): Promise<LoraAdapter> {
     return cloneAdapter(this.current().loadedAdapter(name).adapter);
   }
@@ -150,9 +159,16 @@ export class GpuTrainEngine implements TrainEngine {
     return run;
   }
 
-  private async logprobsNow(seqs: readonly TrainSequence[], adapter: string | null): Promise<Floats[]> {
+  private async logprobsNow(seqs: readonly TrainSequence[], adapter: string | null, sharePrompts = true): Promise<Floats[]> {
     const model = this.current();
     const lora = adapter === null ? null : model.loadedAdapter(adapter);
+    // No gradients needed: sequences scored on one suffix (a prompt, then the response: DPO)
+    // can take the inference path, which shares prompts.
+    const starts = seqs.map(suffixStart);
+    if (sharePrompts && starts.every((s) => s !== null)) {
+      const jobs = seqs.map((q, i) => ({ prompt: q.tokens.slice(0, starts[i]!), response: q.tokens.slice(starts[i]!) }));
+      return (await score(model, jobs, { adapters: adapter === null ? [] : [adapter] })).map((s) => s.tokenLogprobs);
+    }
     const batch = this.layout(seqs);
     if (batch.shape.R === 0) return seqs.map(() => new Float32Array(0));
     return this.forward(await this.graphFor(batch.shape, 'infer', lora), batch, lora);
@@ -381,6 +397,16 @@ export class GpuTrainEngine implements TrainEngine {
     this.grads.set(name, g);
     return g;
   }
+}
+
+/** Where a sequence's masked tokens start if they are exactly its last tokens (at least one unmasked before); null otherwise. */
+function suffixStart(seq: TrainSequence): number | null {
+  if (seq.mask.length !== seq.tokens.length) return null;
+  let start = seq.mask.indexOf(1);
+  if (start < 0) start = seq.mask.length;
+  if (start < 1) return null;
+  for (let t = start; t < seq.mask.length; t++) if (!seq.mask[t]) return null;
+  return start;
 }
 
 function shapeKey(s: BatchShape): string {
