@@ -1,6 +1,6 @@
 /**
- * What the Trainer needs from a model engine: the contract the CPU reference implements now
- * (cpu/train-engine.ts) and the WebGPU runtime implements next. The Trainer owns the data, the
+ * What the Trainer needs from a model engine: the contract the CPU reference
+ * (cpu/train-engine.ts) and the WebGPU runtime (model/gpu-train-engine.ts) implement. The Trainer owns the data, the
  * loss, the optimizer and checkpoints; an engine only runs forward and backward passes over a
  * micro-batch of token sequences and holds the adapters' weights and gradient accumulators.
  *

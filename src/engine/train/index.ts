@@ -1,7 +1,8 @@
 /**
  * LoRA training, engine-agnostic: the public surface of src/engine/train. An engine (the CPU
- * reference in cpu/train-engine.ts, the WebGPU runtime next) implements TrainEngine; everything
- * else here is plain TypeScript that runs in Node, the page and the worker.
+ * reference in cpu/train-engine.ts, the WebGPU one in model/gpu-train-engine.ts) implements
+ * TrainEngine; everything else here is plain TypeScript that runs in Node, the page and the
+ * worker.
  */
 export type { Floats, LossFn, LoraTensors, MicroBatchLoss, TrainEngine, TrainSequence } from './engine';
 export { maskedCount, targetRows } from './engine';
