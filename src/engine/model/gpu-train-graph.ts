@@ -201,6 +201,8 @@ export class TrainGraph {
     this.losses = f(R, 'losses');
     this.lse = f(2 * R, 'lse');
     this.dxa = f(T * r, 'dxa');
+    // Backward-only buffers; an 'infer' graph never records a backward, so it allocates none
+    // (the fields point at the x·Aᵀ scratch and are never bound).
     const train = mode !== 'infer';
     const g = (n: number, label: string) => (train ? f(n, label) : this.dxa);
     this.dlosses = g(R, 'dlosses');
@@ -344,6 +346,7 @@ export class TrainGraph {
    * forward applied, unchanged.
    */
   recordBackward(rec: Recorder, shape: BatchShape, lora: GpuAdapter, grads: GradTarget): void {
+    if (this.cap.mode === 'infer') throw new Error('TrainGraph: an inference graph has no backward buffers');
     const m = this.model;
     const c = m.config;
     const { hiddenSize: C, numHeads: NH, numKvHeads: NKV, headDim: D, intermediateSize: I, vocabSize: V } = c;
