@@ -10,6 +10,8 @@
  * Times are wall-clock around queue completion. Every figure is measured once per round, the
  * rounds interleave all measurements, and the best round counts for each: a CPU shared with other
  * work (SwiftShader runs on it) then skews the numerator and denominator of each ratio alike.
+ * Then, in the same page, the training benchmark (bench/train.ts) on the same model.
+ * `?only=train` runs the training part alone.
  */
 import { Gpu } from '../src/engine/gpu/device';
 import { uploadLinear } from '../src/engine/gpu/linear';
@@ -18,6 +20,7 @@ import { Recorder, type Program } from '../src/engine/gpu/program';
 import { GpuModel } from '../src/engine/model/gpu-model';
 import { generate } from '../src/engine/model/generate';
 import { tinyWeights, type TinyModelOptions } from '../src/engine/tiny/tiny';
+import { trainBench, type TrainBenchResult } from './train';
 
 export interface EngineBenchResult {
   adapter: { vendor: string; architecture: string; description: string; shaderF16: boolean };
@@ -176,7 +179,15 @@ async function decodeRate(model: GpuModel, prompt: number[], batch: number): Pro
   return tokens / ((last - first) / 1000);
 }
 
-async function main(): Promise<EngineBenchResult> {
+async function main(): Promise<{ engine: EngineBenchResult | null; train: TrainBenchResult }> {
+  const only = new URLSearchParams(location.search).get('only');
+  const engine = only === 'train' ? null : await engineBench();
+  log('');
+  const train = await trainBench(MODEL, log);
+  return { engine, train };
+}
+
+async function engineBench(): Promise<EngineBenchResult> {
   const t0 = performance.now();
   const gpu = await Gpu.acquire();
   const info = gpu.adapterInfo;
@@ -262,7 +273,7 @@ async function main(): Promise<EngineBenchResult> {
 
 declare global {
   interface Window {
-    benchResult?: EngineBenchResult;
+    benchResult?: { engine: EngineBenchResult | null; train: TrainBenchResult };
     benchError?: string;
   }
 }

@@ -109,8 +109,8 @@ export class CpuBackend implements ModelBackend {
   async score(requests: ScoreRequest[], opts: CallOptions = {}): Promise<ScoreResult[]> {
     return requests.map((req) => {
       checkAborted(opts.signal);
-      const prompt = this.tokenizer.encodeChat(req.messages, { addGenerationPrompt: true });
-      const response = this.tokenizer.encode(req.response);
+      // The response as a whole turn, end of turn included: what DPO trains (train/losses.ts).
+      const { prompt, response } = this.tokenizer.encodeResponse(req.messages, req.response);
       const { logprob } = this.model.score(prompt, response, this.adapters);
       return { logprob, tokens: response.length };
     });

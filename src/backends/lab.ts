@@ -10,6 +10,9 @@
  *
  * Device loss: calls fail with LabError 'device-lost'; recover() acquires a new device and
  * uploads the weights and adapters again (from memory, or through the `reload` callback).
+ *
+ * Training: `new GpuTrainEngine(labEngine)` (engine/model/gpu-train-engine.ts) trains an adapter
+ * held here; each optimizer step lands in the buffers the views generate with.
  */
 import { LabError } from '../errors';
 import { Gpu, type AcquireOptions } from '../engine/gpu/device';
@@ -181,10 +184,8 @@ export class LabEngine {
   /** @internal */
   async score(requests: ScoreRequest[], adapters: string[], opts: CallOptions): Promise<ScoreResult[]> {
     const tok = this.tokenizer;
-    const jobs = requests.map((req) => ({
-      prompt: tok.encodeChat(req.messages, { addGenerationPrompt: true }),
-      response: tok.encode(req.response),
-    }));
+    // The response as a whole turn, end of turn included: what DPO trains (train/losses.ts).
+    const jobs = requests.map((req) => tok.encodeResponse(req.messages, req.response));
     const scores = await score(this.model, jobs, { adapters, signal: opts.signal });
     return scores.map((s, i) => ({ logprob: s.logprob, tokens: jobs[i].response.length }));
   }

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   'tiny-model': () => import('./tiny-model').then((m) => m.command),
   logits: () => import('./logits').then((m) => m.command),
   ifeval: () => import('./ifeval').then((m) => m.command),
+  'dpo-grads': () => import('./dpo-grads').then((m) => m.command),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,6 +1,6 @@
 /**
  * The CPU reference model: a Llama-family decoder (Llama, Qwen2) over ModelWeights, in plain
- * TypeScript on Float32Array, built from the ops in ops.ts. It is the ground truth for the
+ * TypeScript on typed arrays, built from the ops in ops.ts. It is the ground truth for the
  * GPU model (same inputs → same logits within rounding, same sampled tokens) and runs the whole
  * SPaR loop in Node on a tiny model (backends/cpu.ts).
  *
@@ -9,7 +9,14 @@
  * on top of every targeted linear: y = x·Wᵀ + b + Σ_enabled scale·(x·Aᵀ)·Bᵀ.
  *
  * A forward call takes the new tokens of one sequence and its KV cache; with `save` it keeps
- * every intermediate the backward pass needs (llm.c's ActivationTensors), per layer.
+ * every intermediate the backward pass needs (llm.c's ActivationTensors), per layer, or with
+ * `recompute` only each layer's input, from which `backward` recomputes one layer at a time.
+ * `backward` walks the layers in reverse like llm.c's gpt2_backward: activation gradients flow
+ * through every op, weight gradients are computed for LoRA's A and B only (the base is frozen).
+ *
+ * Buffers are Float32Array by default. `new CpuModel(weights, Float64Array)` runs the same code
+ * in f64 (weights widened exactly from their f32 values): the finite-difference checks of the
+ * backward pass need it, since an f32 loss is too noisy for central differences.
  *
  * Shapes: T new tokens, S = cache length after the call, C hidden, V vocab, NH/NKV heads,
  * D head dim, I SwiGLU width, r LoRA rank.
@@ -17,49 +24,63 @@
 import { LabError } from '../../errors';
 import { ropeInvFreq, type ModelConfig } from '../model/config';
 import { tensorToF32 } from '../model/dtypes';
-import { LINEAR_NAMES, type LinearName, type LoraAdapter, type ModelWeights } from '../model/weights';
+import { LINEAR_NAMES, type LinearName, type LoraAdapter, type ModelWeights, type Tensor } from '../model/weights';
 import {
   addForward,
+  attentionBackward,
   attentionForward,
   embeddingForward,
   logSoftmaxForward,
+  loraBackward,
   loraForward,
+  matmulBackward,
   matmulForward,
+  rmsnormBackward,
   rmsnormForward,
+  ropeBackward,
   ropeForward,
+  swigluBackward,
   swigluForward,
+  type FloatArray,
 } from './ops';
+import { linearDims } from '../train/lora';
 import { sampleToken } from './sample';
 
-/** One layer's weights as dense f32 (linear weights [out, in]). */
-export interface CpuLayerParams {
-  inputNorm: Float32Array; // [C]
-  q: Float32Array; // [NH*D, C]
-  k: Float32Array; // [NKV*D, C]
-  v: Float32Array; // [NKV*D, C]
-  qBias: Float32Array | null; // [NH*D]
-  kBias: Float32Array | null; // [NKV*D]
-  vBias: Float32Array | null; // [NKV*D]
-  o: Float32Array; // [C, NH*D]
-  postNorm: Float32Array; // [C]
-  gate: Float32Array; // [I, C]
-  up: Float32Array; // [I, C]
-  down: Float32Array; // [C, I]
+/** The typed array every buffer of a model uses: Float32Array (default) or Float64Array. */
+export interface FloatArrayType<F extends FloatArray> {
+  new (length: number): F;
+  from(values: ArrayLike<number>): F;
 }
 
-export interface CpuParams {
-  embed: Float32Array; // [V, C]
-  layers: CpuLayerParams[];
-  finalNorm: Float32Array; // [C]
+/** One layer's weights as dense floats (linear weights [out, in]). */
+export interface CpuLayerParams<F extends FloatArray = Float32Array> {
+  inputNorm: F; // [C]
+  q: F; // [NH*D, C]
+  k: F; // [NKV*D, C]
+  v: F; // [NKV*D, C]
+  qBias: F | null; // [NH*D]
+  kBias: F | null; // [NKV*D]
+  vBias: F | null; // [NKV*D]
+  o: F; // [C, NH*D]
+  postNorm: F; // [C]
+  gate: F; // [I, C]
+  up: F; // [I, C]
+  down: F; // [C, I]
+}
+
+export interface CpuParams<F extends FloatArray = Float32Array> {
+  embed: F; // [V, C]
+  layers: CpuLayerParams<F>[];
+  finalNorm: F; // [C]
   /** The embedding itself when tied. */
-  lmHead: Float32Array; // [V, C]
+  lmHead: F; // [V, C]
 }
 
 /** Keys and values of one sequence, per layer, rotated keys; grows as tokens are added. */
-export class KvCache {
+export class KvCache<F extends FloatArray = Float32Array> {
   /** [L] of [capacity, NKV*D] */
-  k: Float32Array[];
-  v: Float32Array[];
+  k: F[];
+  v: F[];
   /** Positions held: the next token goes to position `length`. */
   length = 0;
 
@@ -67,9 +88,10 @@ export class KvCache {
     readonly numLayers: number,
     readonly kvDim: number,
     capacity = 64,
+    readonly Float: FloatArrayType<F> = Float32Array as unknown as FloatArrayType<F>,
   ) {
-    this.k = Array.from({ length: numLayers }, () => new Float32Array(capacity * kvDim));
-    this.v = Array.from({ length: numLayers }, () => new Float32Array(capacity * kvDim));
+    this.k = Array.from({ length: numLayers }, () => new Float(capacity * kvDim));
+    this.v = Array.from({ length: numLayers }, () => new Float(capacity * kvDim));
   }
 
   get capacity(): number {
@@ -80,8 +102,8 @@ export class KvCache {
   reserve(n: number): void {
     if (n <= this.capacity) return;
     const cap = Math.max(n, this.capacity * 2);
-    const grow = (a: Float32Array) => {
-      const b = new Float32Array(cap * this.kvDim);
+    const grow = (a: F) => {
+      const b = new this.Float(cap * this.kvDim);
       b.set(a.subarray(0, this.length * this.kvDim));
       return b;
     };
@@ -90,8 +112,8 @@ export class KvCache {
   }
 
   /** An independent copy: a shared prompt prefix continued by several samples. */
-  clone(): KvCache {
-    const c = new KvCache(this.numLayers, this.kvDim, Math.max(1, this.length));
+  clone(): KvCache<F> {
+    const c = new KvCache(this.numLayers, this.kvDim, Math.max(1, this.length), this.Float);
     for (let l = 0; l < this.numLayers; l++) {
       c.k[l].set(this.k[l].subarray(0, this.length * this.kvDim));
       c.v[l].set(this.v[l].subarray(0, this.length * this.kvDim));
@@ -102,39 +124,46 @@ export class KvCache {
 }
 
 /** The LoRA intermediate x·Aᵀ [T, r] of one adapter on one linear, saved for backward. */
-export interface LoraActs {
+export interface LoraActs<F extends FloatArray = Float32Array> {
   adapter: string;
-  xa: Float32Array;
+  xa: F;
 }
 
 /** What one layer's forward keeps for backward (llm.c style). */
-export interface LayerActs {
-  x: Float32Array; // [T,C] residual stream entering the layer
-  ln1: Float32Array; // [T,C]
-  ln1Rstd: Float32Array; // [T]
-  q: Float32Array; // [T,NH*D] after bias and RoPE
-  k: Float32Array; // [T,NKV*D] after bias and RoPE (also appended to the cache)
-  v: Float32Array; // [T,NKV*D]
-  att: Float32Array; // [NH,T,S] attention probabilities
-  atty: Float32Array; // [T,NH*D] attention output before o_proj
-  res2: Float32Array; // [T,C] x + o_proj(atty)
-  ln2: Float32Array; // [T,C]
-  ln2Rstd: Float32Array; // [T]
-  gate: Float32Array; // [T,I] before SiLU
-  up: Float32Array; // [T,I]
-  h: Float32Array; // [T,I] silu(gate) * up
-  lora: Partial<Record<LinearName, LoraActs[]>>;
+export interface LayerActs<F extends FloatArray = Float32Array> {
+  x: F; // [T,C] residual stream entering the layer
+  ln1: F; // [T,C]
+  ln1Rstd: F; // [T]
+  q: F; // [T,NH*D] after bias and RoPE
+  k: F; // [T,NKV*D] after bias and RoPE (also appended to the cache)
+  v: F; // [T,NKV*D]
+  att: F; // [NH,T,S] attention probabilities
+  atty: F; // [T,NH*D] attention output before o_proj
+  res2: F; // [T,C] x + o_proj(atty)
+  ln2: F; // [T,C]
+  ln2Rstd: F; // [T]
+  gate: F; // [T,I] before SiLU
+  up: F; // [T,I]
+  h: F; // [T,I] silu(gate) * up
+  lora: Partial<Record<LinearName, LoraActs<F>[]>>;
 }
 
-export interface Activations {
+export interface Activations<F extends FloatArray = Float32Array> {
   tokens: number[]; // [T]
   positions: Int32Array; // [T]
   /** Cache length before the call (positions start there). */
   past: number;
-  layers: LayerActs[]; // [L]
-  xFinal: Float32Array; // [T,C] residual stream after the last layer
-  lnf: Float32Array; // [T,C]
-  lnfRstd: Float32Array; // [T]
+  /** The adapters the forward applied (backward applies them again when it recomputes). */
+  adapters: string[];
+  /** Every layer's saved activations; empty with `recompute` (backward rebuilds them from layerInputs). */
+  layers: LayerActs<F>[]; // [L]
+  /** The residual stream entering each layer. */
+  layerInputs: F[]; // [L] of [T,C]
+  xFinal: F; // [T,C] residual stream after the last layer
+  lnf: F; // [T,C]
+  lnfRstd: F; // [T]
+  /** The positions whose logits were computed, in the order of the logits' rows. */
+  logitRows: Int32Array; // [R]
 }
 
 export interface ForwardOptions {
@@ -142,15 +171,28 @@ export interface ForwardOptions {
   adapters?: readonly string[];
   /** Keep activations for a backward pass. */
   save?: boolean;
+  /**
+   * With `save`: keep only each layer's input; `backward` recomputes the layer's activations
+   * from it, one layer at a time (activation memory of one layer instead of all of them).
+   */
+  recompute?: boolean;
   /** Logits of every new position (default) or only of the last one. */
   logits?: 'all' | 'last';
+  /** Logits of only these positions (0..T-1, in this order); overrides `logits`. */
+  logitRows?: readonly number[];
 }
 
-export interface ForwardResult {
-  /** [T,V], or [1,V] with logits 'last'. */
-  logits: Float32Array;
-  acts: Activations | null;
+export interface ForwardResult<F extends FloatArray = Float32Array> {
+  /** [T,V], [1,V] with logits 'last', [R,V] with logitRows. */
+  logits: F;
+  acts: Activations<F> | null;
 }
+
+/**
+ * Gradients of LoRA weights, laid out like LoraAdapter.layers: per layer, per targeted linear,
+ * dA [r, in] and dB [out, r]. backward adds into them.
+ */
+export type LoraGrads = Partial<Record<LinearName, { a: FloatArray; b: FloatArray }>>[];
 
 export interface GenerateOptions {
   /** Independent samples of the prompt, sharing its prefilled KV cache. Default 1. */
@@ -181,15 +223,22 @@ export interface TokenScore {
   tokenLogprobs: Float32Array;
 }
 
-export class CpuModel {
+export class CpuModel<F extends FloatArray = Float32Array> {
   readonly config: ModelConfig;
-  readonly params: CpuParams;
+  readonly params: CpuParams<F>;
   readonly invFreq: Float32Array; // [D/2]
   private readonly adapters = new Map<string, LoraAdapter>();
 
-  constructor(weights: ModelWeights) {
+  constructor(
+    weights: ModelWeights,
+    readonly Float: FloatArrayType<F> = Float32Array as unknown as FloatArrayType<F>,
+  ) {
     this.config = weights.config;
-    const f = tensorToF32;
+    // f32 data is used as is; an f64 model widens it (exactly).
+    const f = (t: Tensor): F => {
+      const d = tensorToF32(t);
+      return ((Float as unknown) === Float32Array ? d : Float.from(d)) as F;
+    };
     const embed = f(weights.embed);
     this.params = {
       embed,
@@ -232,6 +281,11 @@ export class CpuModel {
     this.adapters.set(adapter.name, adapter);
   }
 
+  /** The adapter registered under `name` (its arrays, not a copy). */
+  getAdapter(name: string): LoraAdapter {
+    return this.enabled([name])[0];
+  }
+
   removeAdapter(name: string): void {
     this.adapters.delete(name);
   }
@@ -242,14 +296,11 @@ export class CpuModel {
 
   /** [out, in] of each linear. */
   linearDims(): Record<LinearName, [number, number]> {
-    const c = this.config;
-    const q = c.numHeads * c.headDim;
-    const kv = c.numKvHeads * c.headDim;
-    return { q: [q, c.hiddenSize], k: [kv, c.hiddenSize], v: [kv, c.hiddenSize], o: [c.hiddenSize, q], gate: [c.intermediateSize, c.hiddenSize], up: [c.intermediateSize, c.hiddenSize], down: [c.hiddenSize, c.intermediateSize] };
+    return linearDims(this.config);
   }
 
-  newCache(capacity = 64): KvCache {
-    return new KvCache(this.config.numLayers, this.config.numKvHeads * this.config.headDim, capacity);
+  newCache(capacity = 64): KvCache<F> {
+    return new KvCache(this.config.numLayers, this.config.numKvHeads * this.config.headDim, capacity, this.Float);
   }
 
   private enabled(names: readonly string[] | undefined): LoraAdapter[] {
@@ -262,30 +313,121 @@ export class CpuModel {
 
   /** out = x·Wᵀ + b, plus each enabled adapter's update on this linear.   out [T,OC], x [T,IC] */
   private linear(
-    out: Float32Array,
-    x: Float32Array,
-    w: Float32Array,
-    bias: Float32Array | null,
+    out: F,
+    x: F,
+    w: F,
+    bias: F | null,
     T: number,
     IC: number,
     OC: number,
     layer: number,
     name: LinearName,
     adapters: LoraAdapter[],
-    acts: LayerActs | null,
+    acts: LayerActs<F> | null,
   ): void {
     matmulForward(out, x, w, bias, T, IC, OC);
     for (const ad of adapters) {
       const ab = ad.layers[layer][name];
       if (!ab) continue;
-      const xa = new Float32Array(T * ad.rank);
+      const xa = new this.Float(T * ad.rank);
       loraForward(out, xa, x, ab.a, ab.b, ad.scale, T, IC, OC, ad.rank);
       if (acts) (acts.lora[name] ??= []).push({ adapter: ad.name, xa });
     }
   }
 
+  /**
+   * Backward of `linear`: dx += dout·W (base frozen), and through each adapter applied in the
+   * forward, with dA, dB added into `grads` of the adapters that have an entry there.
+   *   dx [T,IC] (+=), dout [T,OC], x [T,IC]
+   */
+  private linearBackward(
+    dx: F,
+    dout: F,
+    x: F,
+    w: F,
+    T: number,
+    IC: number,
+    OC: number,
+    layer: number,
+    name: LinearName,
+    acts: LayerActs<F>,
+    grads: ReadonlyMap<string, LoraGrads>,
+  ): void {
+    matmulBackward(dx, null, dout, x, w, T, IC, OC);
+    for (const { adapter, xa } of acts.lora[name] ?? []) {
+      const ad = this.getAdapter(adapter);
+      const ab = ad.layers[layer][name]!;
+      const g = grads.get(adapter)?.[layer]?.[name];
+      loraBackward(dx, g?.a ?? null, g?.b ?? null, dout, x, xa, ab.a, ab.b, ad.scale, T, IC, OC, ad.rank);
+    }
+  }
+
+  private newLayerActs(x: F, T: number, S: number): LayerActs<F> {
+    const c = this.config;
+    const QD = c.numHeads * c.headDim;
+    const KVD = c.numKvHeads * c.headDim;
+    const I = c.intermediateSize;
+    const C = c.hiddenSize;
+    const F = this.Float;
+    return {
+      x,
+      ln1: new F(T * C),
+      ln1Rstd: new F(T),
+      q: new F(T * QD),
+      k: new F(T * KVD),
+      v: new F(T * KVD),
+      att: new F(c.numHeads * T * S),
+      atty: new F(T * QD),
+      res2: new F(T * C),
+      ln2: new F(T * C),
+      ln2Rstd: new F(T),
+      gate: new F(T * I),
+      up: new F(T * I),
+      h: new F(T * I),
+      lora: {},
+    };
+  }
+
+  /**
+   * One decoder layer over the T tokens at `positions` (past..past+T-1): fills `a` from its input
+   * a.x, appends the rotated keys and values to kAll/vAll [S, NKV*D] at `past`, and returns the
+   * residual stream leaving the layer [T,C]. `keep`: record the LoRA intermediates too.
+   */
+  private layerForward(l: number, a: LayerActs<F>, positions: Int32Array, kAll: F, vAll: F, past: number, adapters: LoraAdapter[], keep: boolean): F {
+    const c = this.config;
+    const { hiddenSize: C, numHeads: NH, numKvHeads: NKV, headDim: D, intermediateSize: I } = c;
+    const T = positions.length;
+    const S = past + T;
+    const QD = NH * D;
+    const KVD = NKV * D;
+    const p = this.params.layers[l];
+    const x = a.x;
+    const lora = keep ? a : null;
+    rmsnormForward(a.ln1, a.ln1Rstd, x, p.inputNorm, T, C, c.rmsNormEps);
+    this.linear(a.q, a.ln1, p.q, p.qBias, T, C, QD, l, 'q', adapters, lora);
+    this.linear(a.k, a.ln1, p.k, p.kBias, T, C, KVD, l, 'k', adapters, lora);
+    this.linear(a.v, a.ln1, p.v, p.vBias, T, C, KVD, l, 'v', adapters, lora);
+    ropeForward(a.q, positions, this.invFreq, T, NH, D);
+    ropeForward(a.k, positions, this.invFreq, T, NKV, D);
+    kAll.set(a.k, past * KVD);
+    vAll.set(a.v, past * KVD);
+    attentionForward(a.atty, a.att, a.q, kAll.subarray(0, S * KVD), vAll.subarray(0, S * KVD), positions, T, S, NH, NKV, D);
+    const attOut = new this.Float(T * C);
+    this.linear(attOut, a.atty, p.o, null, T, QD, C, l, 'o', adapters, lora);
+    addForward(a.res2, x, attOut, T * C);
+    rmsnormForward(a.ln2, a.ln2Rstd, a.res2, p.postNorm, T, C, c.rmsNormEps);
+    this.linear(a.gate, a.ln2, p.gate, null, T, C, I, l, 'gate', adapters, lora);
+    this.linear(a.up, a.ln2, p.up, null, T, C, I, l, 'up', adapters, lora);
+    swigluForward(a.h, a.gate, a.up, T * I);
+    const mlpOut = new this.Float(T * C);
+    this.linear(mlpOut, a.h, p.down, null, T, I, C, l, 'down', adapters, lora);
+    const next = new this.Float(T * C);
+    addForward(next, a.res2, mlpOut, T * C);
+    return next;
+  }
+
   /** Runs `tokens` (T ≥ 1) of one sequence at positions cache.length.., appending to the cache. */
-  forward(cache: KvCache, tokens: readonly number[], opts: ForwardOptions = {}): ForwardResult {
+  forward(cache: KvCache<F>, tokens: readonly number[], opts: ForwardOptions = {}): ForwardResult<F> {
     const c = this.config;
     const T = tokens.length;
     if (T === 0) throw new LabError('invalid-input', 'forward needs at least one token.');
@@ -293,75 +435,140 @@ export class CpuModel {
       if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new LabError('invalid-input', `Token id ${t} is outside the vocabulary (0..${c.vocabSize - 1}).`);
     }
     const adapters = this.enabled(opts.adapters);
-    const { hiddenSize: C, numHeads: NH, numKvHeads: NKV, headDim: D, intermediateSize: I, vocabSize: V } = c;
-    const QD = NH * D;
-    const KVD = NKV * D;
+    const { hiddenSize: C, vocabSize: V } = c;
     const past = cache.length;
     const S = past + T;
     cache.reserve(S);
     const positions = Int32Array.from({ length: T }, (_, t) => past + t);
+    const save = opts.save ?? false;
+    const keepLayers = save && !opts.recompute;
 
-    let x = new Float32Array(T * C);
+    let x = new this.Float(T * C);
     embeddingForward(x, tokens, this.params.embed, C);
-    const layerActs: LayerActs[] = [];
+    const layerActs: LayerActs<F>[] = [];
+    const layerInputs: F[] = [];
     for (let l = 0; l < c.numLayers; l++) {
-      const p = this.params.layers[l];
-      const a: LayerActs = {
-        x,
-        ln1: new Float32Array(T * C),
-        ln1Rstd: new Float32Array(T),
-        q: new Float32Array(T * QD),
-        k: new Float32Array(T * KVD),
-        v: new Float32Array(T * KVD),
-        att: new Float32Array(NH * T * S),
-        atty: new Float32Array(T * QD),
-        res2: new Float32Array(T * C),
-        ln2: new Float32Array(T * C),
-        ln2Rstd: new Float32Array(T),
-        gate: new Float32Array(T * I),
-        up: new Float32Array(T * I),
-        h: new Float32Array(T * I),
-        lora: {},
-      };
-      const keep = opts.save ? a : null;
-      rmsnormForward(a.ln1, a.ln1Rstd, x, p.inputNorm, T, C, c.rmsNormEps);
-      this.linear(a.q, a.ln1, p.q, p.qBias, T, C, QD, l, 'q', adapters, keep);
-      this.linear(a.k, a.ln1, p.k, p.kBias, T, C, KVD, l, 'k', adapters, keep);
-      this.linear(a.v, a.ln1, p.v, p.vBias, T, C, KVD, l, 'v', adapters, keep);
-      ropeForward(a.q, positions, this.invFreq, T, NH, D);
-      ropeForward(a.k, positions, this.invFreq, T, NKV, D);
-      cache.k[l].set(a.k, past * KVD);
-      cache.v[l].set(a.v, past * KVD);
-      attentionForward(a.atty, a.att, a.q, cache.k[l].subarray(0, S * KVD), cache.v[l].subarray(0, S * KVD), positions, T, S, NH, NKV, D);
-      const attOut = new Float32Array(T * C);
-      this.linear(attOut, a.atty, p.o, null, T, QD, C, l, 'o', adapters, keep);
-      addForward(a.res2, x, attOut, T * C);
-      rmsnormForward(a.ln2, a.ln2Rstd, a.res2, p.postNorm, T, C, c.rmsNormEps);
-      this.linear(a.gate, a.ln2, p.gate, null, T, C, I, l, 'gate', adapters, keep);
-      this.linear(a.up, a.ln2, p.up, null, T, C, I, l, 'up', adapters, keep);
-      swigluForward(a.h, a.gate, a.up, T * I);
-      const mlpOut = new Float32Array(T * C);
-      this.linear(mlpOut, a.h, p.down, null, T, I, C, l, 'down', adapters, keep);
-      const next = new Float32Array(T * C);
-      addForward(next, a.res2, mlpOut, T * C);
-      if (keep) layerActs.push(a);
+      const a = this.newLayerActs(x, T, S);
+      const next = this.layerForward(l, a, positions, cache.k[l], cache.v[l], past, adapters, keepLayers);
+      if (keepLayers) layerActs.push(a);
+      if (save) layerInputs.push(x);
       x = next;
     }
     cache.length = S;
 
-    const lnf = new Float32Array(T * C);
-    const lnfRstd = new Float32Array(T);
+    const lnf = new this.Float(T * C);
+    const lnfRstd = new this.Float(T);
     rmsnormForward(lnf, lnfRstd, x, this.params.finalNorm, T, C, c.rmsNormEps);
-    const last = opts.logits === 'last';
-    const rows = last ? 1 : T;
-    const logits = new Float32Array(rows * V);
-    matmulForward(logits, last ? lnf.subarray((T - 1) * C) : lnf, this.params.lmHead, null, rows, C, V);
-    const acts = opts.save ? { tokens: [...tokens], positions, past, layers: layerActs, xFinal: x, lnf, lnfRstd } : null;
+    const rows = opts.logitRows ? Int32Array.from(opts.logitRows) : opts.logits === 'last' ? Int32Array.of(T - 1) : null;
+    for (const r of rows ?? []) if (!(r >= 0 && r < T)) throw new LabError('invalid-input', `Logit row ${r} is outside the ${T} positions of this call.`);
+    const R = rows ? rows.length : T;
+    const logits = new this.Float(R * V);
+    matmulForward(logits, rows ? this.gatherRows(lnf, rows, C) : lnf, this.params.lmHead, null, R, C, V);
+    const acts: Activations<F> | null = save
+      ? {
+          tokens: [...tokens],
+          positions,
+          past,
+          adapters: adapters.map((a) => a.name),
+          layers: layerActs,
+          layerInputs,
+          xFinal: x,
+          lnf,
+          lnfRstd,
+          logitRows: rows ?? Int32Array.from({ length: T }, (_, t) => t),
+        }
+      : null;
     return { logits, acts };
   }
 
+  /** rows of a [T,C] matrix, gathered into [R,C]. */
+  private gatherRows(m: F, rows: Int32Array, C: number): F {
+    const out = new this.Float(rows.length * C);
+    rows.forEach((r, i) => out.set(m.subarray(r * C, r * C + C), i * C));
+    return out;
+  }
+
+  /**
+   * Backward pass of a saved forward (whole sequence, past 0), from the gradient of its logits
+   * dlogits [R,V] (rows as acts.logitRows) down to the first layer's input. Base weights are
+   * frozen; LoRA gradients are added (+=) into `grads` for each adapter that has an entry there
+   * (an adapter applied but absent from `grads` only passes gradients through). The adapters must
+   * be the ones the forward used, unchanged.
+   */
+  backward(acts: Activations<F>, dlogits: FloatArray, grads: ReadonlyMap<string, LoraGrads>): void {
+    const c = this.config;
+    if (acts.past !== 0) throw new LabError('invalid-input', 'backward needs a forward of the whole sequence (an empty cache), not a continuation.');
+    const { hiddenSize: C, numHeads: NH, numKvHeads: NKV, headDim: D, intermediateSize: I, vocabSize: V } = c;
+    const F = this.Float;
+    const T = acts.tokens.length;
+    const QD = NH * D;
+    const KVD = NKV * D;
+    const rows = acts.logitRows;
+    const R = rows.length;
+    if (dlogits.length !== R * V) throw new LabError('invalid-input', `backward: dlogits has ${dlogits.length} values; expected [${R}, ${V}].`);
+    const adapters = this.enabled(acts.adapters);
+
+    // logits = lnf[rows] · lmHeadᵀ
+    const dlnfRows = new F(R * C);
+    matmulBackward(dlnfRows, null, dlogits, this.gatherRows(acts.lnf, rows, C), this.params.lmHead, R, C, V);
+    const dlnf = new F(T * C);
+    rows.forEach((r, i) => {
+      for (let j = 0; j < C; j++) dlnf[r * C + j] += dlnfRows[i * C + j];
+    });
+    // lnf = rmsnorm(xFinal)
+    let dx = new F(T * C);
+    rmsnormBackward(dx, dlnf, acts.xFinal, this.params.finalNorm, acts.lnfRstd, T, C);
+
+    for (let l = c.numLayers - 1; l >= 0; l--) {
+      const p = this.params.layers[l];
+      let a = acts.layers[l];
+      if (!a) {
+        // Recompute this layer's activations from its saved input.
+        a = this.newLayerActs(acts.layerInputs[l], T, T);
+        this.layerForward(l, a, acts.positions, new F(T * KVD), new F(T * KVD), 0, adapters, true);
+      }
+      // next = res2 + mlpOut: both get dx
+      const dres2 = F.from(dx);
+      // mlpOut = h · Wdownᵀ
+      const dh = new F(T * I);
+      this.linearBackward(dh, dx, a.h, p.down, T, I, C, l, 'down', a, grads);
+      // h = silu(gate) * up
+      const dgate = new F(T * I);
+      const dup = new F(T * I);
+      swigluBackward(dgate, dup, dh, a.gate, a.up, T * I);
+      // gate = ln2 · Wgateᵀ, up = ln2 · Wupᵀ
+      const dln2 = new F(T * C);
+      this.linearBackward(dln2, dgate, a.ln2, p.gate, T, C, I, l, 'gate', a, grads);
+      this.linearBackward(dln2, dup, a.ln2, p.up, T, C, I, l, 'up', a, grads);
+      // ln2 = rmsnorm(res2)
+      rmsnormBackward(dres2, dln2, a.res2, p.postNorm, a.ln2Rstd, T, C);
+      // res2 = x + attOut: both get dres2
+      const dxl = F.from(dres2);
+      // attOut = atty · Woᵀ
+      const datty = new F(T * QD);
+      this.linearBackward(datty, dres2, a.atty, p.o, T, QD, C, l, 'o', a, grads);
+      // atty = attention(q, k, v) over the whole sequence (S = T)
+      const dq = new F(T * QD);
+      const dk = new F(T * KVD);
+      const dv = new F(T * KVD);
+      attentionBackward(dq, dk, dv, datty, a.q, a.k, a.v, a.att, acts.positions, T, T, NH, NKV, D);
+      // q, k rotated in place
+      ropeBackward(dq, acts.positions, this.invFreq, T, NH, D);
+      ropeBackward(dk, acts.positions, this.invFreq, T, NKV, D);
+      // q, k, v = ln1 · Wᵀ + b (biases frozen)
+      const dln1 = new F(T * C);
+      this.linearBackward(dln1, dq, a.ln1, p.q, T, C, QD, l, 'q', a, grads);
+      this.linearBackward(dln1, dk, a.ln1, p.k, T, C, KVD, l, 'k', a, grads);
+      this.linearBackward(dln1, dv, a.ln1, p.v, T, C, KVD, l, 'v', a, grads);
+      // ln1 = rmsnorm(x)
+      rmsnormBackward(dxl, dln1, a.x, p.inputNorm, a.ln1Rstd, T, C);
+      dx = dxl;
+    }
+    // The embedding is frozen: dx (the gradient of the embedded tokens) stops here.
+  }
+
   /** Several sequences in one call (each with its cache); the CPU runs them one after another. */
-  forwardBatch(items: readonly { cache: KvCache; tokens: readonly number[] }[], opts: ForwardOptions = {}): ForwardResult[] {
+  forwardBatch(items: readonly { cache: KvCache<F>; tokens: readonly number[] }[], opts: ForwardOptions = {}): ForwardResult<F>[] {
     return items.map((it) => this.forward(it.cache, it.tokens, opts));
   }
 

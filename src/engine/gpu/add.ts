@@ -30,3 +30,34 @@ fn main(${FLAT_WG_ARGS}) {
 }
 `;
 }
+
+/** Backward of addForward: da += dout, db += dout (both inputs get the output's gradient). */
+export function addBackward(rec: Recorder, da: Binding, db: Binding, dout: Binding, n: number): void {
+  rec.dispatch({
+    key: 'add-backward',
+    source: addBackwardWgsl,
+    params: PARAMS,
+    values: { n },
+    bindings: [dout, da, db],
+    workgroups: gridFor(Math.ceil(n / WG)),
+  });
+}
+
+function addBackwardWgsl(): string {
+  return `${paramsWgsl(PARAMS)}${storageWgsl([
+    ['dout', 'read', 'f32'],
+    ['da', 'read_write', 'f32'],
+    ['db', 'read_write', 'f32'],
+  ])}
+@compute @workgroup_size(${WG})
+fn main(${FLAT_WG_ARGS}) {
+  ${FLAT_WG}
+  let i = wg * ${WG}u + li;
+  if (i < P.n) {
+    let g = dout[i];
+    da[i] = da[i] + g;
+    db[i] = db[i] + g;
+  }
+}
+`;
+}

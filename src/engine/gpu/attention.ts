@@ -11,6 +11,9 @@
  *   qkv  [T, qStride]  q heads at qOff + h·D (rotated)
  *   out  [T, NH·D]
  * One thread per (row, query head) with an online softmax, vec4 over D (D % 4 == 0).
+ *
+ * attentionBackward (at the end of the file) reverses it for training, where every sequence is
+ * one contiguous segment of the batch's rows, its keys and values read from the forward's q|k|v.
  */
 import { LabError } from '../../errors';
 import type { Binding, Recorder } from './program';
@@ -160,6 +163,177 @@ fn main(${FLAT_WG_ARGS}) {
   }
   let ob = (t * P.NH + h) * ${DV}u;
   ${each((d) => `out[ob + ${d}u] = a${d} / l;`)}
+}
+`;
+}
+
+// ---- backward ------------------------------------------------------------------------------
+
+/** Where each row's sequence lies in a training batch: rows segStart[t] .. segEnd[t]-1, positions from 0. */
+export interface Segments {
+  /** [T] u32 */
+  start: Binding;
+  /** [T] u32 (exclusive) */
+  end: Binding;
+}
+
+const BWD_PARAMS = { T: 'u32', NH: 'u32', NKV: 'u32', group: 'u32', stride: 'u32', qOff: 'u32', kOff: 'u32', vOff: 'u32', scale: 'f32' } as const;
+
+/**
+ * Backward of attentionForward over whole sequences (training: each sequence's rows are one
+ * segment, row t at position t − segStart[t]), flash-attention style: probabilities are not
+ * saved but recomputed from q and k, with each query row's log-sum-exp.
+ *   qkv   [T, stride]  the forward's rotated q (qOff + h·D), k (kOff + g·D) and v (vOff + g·D)
+ *   datt  [T, NH·D]    the gradient of the forward's output
+ *   dqkv  [T, stride]  dq, dk, dv written (=) into the same columns (other columns untouched)
+ *   lse [T·NH] vec2 (max, Σ exp(score − max)) and delta [T·NH]: scratch
+ * Two kernels:
+ *   1. one thread per (row t, head h), in two passes over the keys:
+ *        p_ts = exp(score_ts − m_t) / l_t, dp_ts = datt_t·v_s  (out_t = Σ_s p_ts·v_s)
+ *        m_t = max_s score_ts, l_t = Σ_s exp(score_ts − m_t), Δ_t = Σ_s p_ts·dp_ts (first pass, online)
+ *        dscore_ts = p_ts·(dp_ts − Δ_t)                   (softmax backward)
+ *        dq_t = scale · Σ_s dscore_ts·k_s                  (score = scale · q_t·k_s)
+ *      Δ from the same p and dp as the second pass (rather than datt·out) keeps the
+ *      cancellation in dp − Δ as exact as f32 allows; m and l stay apart (no log, whose
+ *      error on software adapters, ~1e-5, would show in every p).
+ *   2. one thread per (key row s, KV head g), over the queries t ≥ s of its segment and the
+ *      query heads of its group: dv_s = Σ p_ts·datt_t, dk_s = scale · Σ dscore_ts·q_t.
+ */
+export function attentionBackward(
+  rec: Recorder,
+  dqkv: Binding,
+  datt: Binding,
+  qkv: Binding,
+  segments: Segments,
+  scratch: { lse: Binding; delta: Binding },
+  T: number,
+  NH: number,
+  NKV: number,
+  D: number,
+  layout: { stride: number; qOff: number; kOff: number; vOff: number },
+): void {
+  const { stride, qOff, kOff, vOff } = layout;
+  if (D % 4 !== 0 || stride % 4 !== 0 || qOff % 4 !== 0 || kOff % 4 !== 0 || vOff % 4 !== 0) {
+    throw new LabError('unsupported', `Attention needs a head dimension divisible by 4 (this model has ${D}).`);
+  }
+  const values = { T, NH, NKV, group: NH / NKV, stride, qOff, kOff, vOff, scale: 1 / Math.sqrt(D) };
+  rec.dispatch({
+    key: `attention-backward-dq/d${D}`,
+    source: () => attentionDqWgsl(D),
+    params: BWD_PARAMS,
+    values,
+    bindings: [qkv, datt, segments.start, dqkv, scratch.lse, scratch.delta],
+    workgroups: gridFor(Math.ceil((T * NH) / WG)),
+  });
+  rec.dispatch({
+    key: `attention-backward-dkv/d${D}`,
+    source: () => attentionDkvWgsl(D),
+    params: BWD_PARAMS,
+    values,
+    bindings: [qkv, datt, segments.end, scratch.lse, scratch.delta, dqkv],
+    workgroups: gridFor(Math.ceil((T * NKV) / WG)),
+  });
+}
+
+function attentionDqWgsl(D: number): string {
+  const DV = D / 4;
+  const each = (f: (d: number) => string, sep = ' ') => unroll(DV, f, sep);
+  const dot = (a: (d: number) => string, b: (d: number) => string, v: string) => `var ${v} = vec4f(0.0); ${each((d) => `${v} = fma(${a(d)}, ${b(d)}, ${v});`)}`;
+  return `${paramsWgsl(BWD_PARAMS)}${storageWgsl([
+    ['qkv', 'read', 'vec4f'],
+    ['datt', 'read', 'vec4f'],
+    ['segStart', 'read', 'u32'],
+    ['dqkv', 'read_write', 'vec4f'],
+    ['lseOut', 'read_write', 'vec2f'],
+    ['deltaOut', 'read_write', 'f32'],
+  ])}
+fn hsum(v: vec4f) -> f32 { return v.x + v.y + v.z + v.w; }
+@compute @workgroup_size(${WG})
+fn main(${FLAT_WG_ARGS}) {
+  ${FLAT_WG}
+  let i = wg * ${WG}u + li;
+  if (i >= P.T * P.NH) { return; }
+  let h = i % P.NH;
+  let t = i / P.NH;
+  let kvh = h / P.group;
+  let st = segStart[t];
+  let qb = (t * P.stride + P.qOff + h * ${D}u) / 4u;
+  let ob = i * ${DV}u;
+  ${each((d) => `let q${d} = qkv[qb + ${d}u]; let g${d} = datt[ob + ${d}u];`, '\n  ')}
+  var m = -3.0e38;
+  var l = 0.0;
+  var pd = 0.0;
+  for (var s = st; s <= t; s++) {
+    let kb = (s * P.stride + P.kOff + kvh * ${D}u) / 4u;
+    let vb = (s * P.stride + P.vOff + kvh * ${D}u) / 4u;
+    ${dot((d) => `q${d}`, (d) => `qkv[kb + ${d}u]`, 'sv')}
+    ${dot((d) => `g${d}`, (d) => `qkv[vb + ${d}u]`, 'dp')}
+    let score = hsum(sv) * P.scale;
+    let mNew = max(m, score);
+    let corr = exp(m - mNew);
+    let e = exp(score - mNew);
+    l = l * corr + e;
+    pd = pd * corr + e * hsum(dp);
+    m = mNew;
+  }
+  let delta = pd / l;
+  ${each((d) => `var dq${d} = vec4f(0.0);`)}
+  for (var s = st; s <= t; s++) {
+    let kb = (s * P.stride + P.kOff + kvh * ${D}u) / 4u;
+    let vb = (s * P.stride + P.vOff + kvh * ${D}u) / 4u;
+    ${dot((d) => `q${d}`, (d) => `qkv[kb + ${d}u]`, 'sv')}
+    let p = exp(hsum(sv) * P.scale - m) / l;
+    ${dot((d) => `g${d}`, (d) => `qkv[vb + ${d}u]`, 'dp')}
+    let ds = vec4f(p * (hsum(dp) - delta) * P.scale);
+    ${each((d) => `dq${d} = fma(ds, qkv[kb + ${d}u], dq${d});`)}
+  }
+  ${each((d) => `dqkv[qb + ${d}u] = dq${d};`)}
+  lseOut[i] = vec2f(m, l);
+  deltaOut[i] = delta;
+}
+`;
+}
+
+function attentionDkvWgsl(D: number): string {
+  const DV = D / 4;
+  const each = (f: (d: number) => string, sep = ' ') => unroll(DV, f, sep);
+  return `${paramsWgsl(BWD_PARAMS)}${storageWgsl([
+    ['qkv', 'read', 'vec4f'],
+    ['datt', 'read', 'vec4f'],
+    ['segEnd', 'read', 'u32'],
+    ['lse', 'read', 'vec2f'],
+    ['delta', 'read', 'f32'],
+    ['dqkv', 'read_write', 'vec4f'],
+  ])}
+fn hsum(v: vec4f) -> f32 { return v.x + v.y + v.z + v.w; }
+@compute @workgroup_size(${WG})
+fn main(${FLAT_WG_ARGS}) {
+  ${FLAT_WG}
+  let i = wg * ${WG}u + li;
+  if (i >= P.T * P.NKV) { return; }
+  let kvh = i % P.NKV;
+  let s = i / P.NKV;
+  let end = segEnd[s];
+  let kb = (s * P.stride + P.kOff + kvh * ${D}u) / 4u;
+  let vb = (s * P.stride + P.vOff + kvh * ${D}u) / 4u;
+  ${each((d) => `let k${d} = qkv[kb + ${d}u]; let v${d} = qkv[vb + ${d}u]; var dk${d} = vec4f(0.0); var dv${d} = vec4f(0.0);`, '\n  ')}
+  for (var t = s; t < end; t++) {
+    for (var hh = 0u; hh < P.group; hh++) {
+      let h = kvh * P.group + hh;
+      let j = t * P.NH + h;
+      let qb = (t * P.stride + P.qOff + h * ${D}u) / 4u;
+      let ob = j * ${DV}u;
+      ${each((d) => `let q${d} = qkv[qb + ${d}u]; let g${d} = datt[ob + ${d}u];`, '\n      ')}
+      var sv = vec4f(0.0);
+      var dp = vec4f(0.0);
+      ${each((d) => `sv = fma(q${d}, k${d}, sv); dp = fma(g${d}, v${d}, dp);`, '\n      ')}
+      let ml = lse[j];
+      let p = exp(hsum(sv) * P.scale - ml.x) / ml.y;
+      let ds = vec4f(p * (hsum(dp) - delta[j]) * P.scale);
+      ${each((d) => `dv${d} = fma(vec4f(p), g${d}, dv${d}); dk${d} = fma(ds, q${d}, dk${d});`, '\n      ')}
+    }
+  }
+  ${each((d) => `dqkv[kb + ${d}u] = dk${d}; dqkv[vb + ${d}u] = dv${d};`, '\n  ')}
 }
 `;
 }

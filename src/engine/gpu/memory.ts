@@ -4,8 +4,9 @@
  * instead of re-created on every call.
  */
 
-export type MemoryCategory = 'weights' | 'lora' | 'kv-cache' | 'activations' | 'uniforms' | 'staging';
-export const MEMORY_CATEGORIES: readonly MemoryCategory[] = ['weights', 'lora', 'kv-cache', 'activations', 'uniforms', 'staging'];
+/** 'training': what LoRA training adds (saved activations, gradients of activations and of the adapter). */
+export type MemoryCategory = 'weights' | 'lora' | 'kv-cache' | 'activations' | 'training' | 'uniforms' | 'staging';
+export const MEMORY_CATEGORIES: readonly MemoryCategory[] = ['weights', 'lora', 'kv-cache', 'activations', 'training', 'uniforms', 'staging'];
 
 export interface MemoryReport {
   /** Bytes in live GPU buffers, in use or kept for reuse. */
@@ -36,7 +37,7 @@ export class MemoryPool {
    * it reuses well; everything else to a multiple of 16 bytes.
    */
   acquire(size: number, usage: GPUBufferUsageFlags, category: MemoryCategory, label: string = category): PooledBuffer {
-    const rounded = category === 'activations' || category === 'staging' ? sizeClass(size) : round16(size);
+    const rounded = category === 'activations' || category === 'training' || category === 'staging' ? sizeClass(size) : round16(size);
     const i = this.free.findIndex((b) => b.size === rounded && b.usage === usage && b.category === category);
     if (i >= 0) return this.free.splice(i, 1)[0];
     const buffer = this.device.createBuffer({ size: rounded, usage, label });

@@ -5,16 +5,17 @@
  */
 import type * as cpuOps from '../cpu/ops';
 import type * as cpuSample from '../cpu/sample';
-import { addForward } from './add';
-import { attentionForward } from './attention';
+import { addBackward, addForward } from './add';
+import { attentionBackward, attentionForward } from './attention';
+import { crossEntropyBackward, crossEntropyForward } from './cross-entropy';
 import { embeddingForward } from './embedding';
-import { loraForward } from './lora';
-import { matmulForward } from './matmul';
-import { rmsnormForward } from './rmsnorm';
-import { ropeForward } from './rope';
+import { loraBackward, loraForward } from './lora';
+import { matmulBackward, matmulForward } from './matmul';
+import { rmsnormBackward, rmsnormForward } from './rmsnorm';
+import { ropeBackward, ropeForward } from './rope';
 import { sampleToken } from './sample';
 import { logSoftmaxForward, softmaxForward } from './softmax';
-import { swigluForward } from './swiglu';
+import { swigluBackward, swigluForward } from './swiglu';
 
 type OpName = { [K in keyof typeof cpuOps]: (typeof cpuOps)[K] extends (...args: never[]) => unknown ? K : never }[keyof typeof cpuOps];
 type TwinName = OpName | Extract<keyof typeof cpuSample, 'sampleToken'>;
@@ -22,14 +23,23 @@ type TwinName = OpName | Extract<keyof typeof cpuSample, 'sampleToken'>;
 export const GPU_OPS = {
   embeddingForward,
   rmsnormForward,
+  rmsnormBackward,
   matmulForward,
+  matmulBackward,
   loraForward,
+  loraBackward,
   ropeForward,
+  ropeBackward,
   attentionForward,
+  attentionBackward,
   swigluForward,
+  swigluBackward,
   addForward,
+  addBackward,
   logSoftmaxForward,
   softmaxForward,
+  crossEntropyForward,
+  crossEntropyBackward,
   sampleToken,
 } satisfies Record<TwinName, unknown>;
 

@@ -27,13 +27,13 @@ export interface DispatchSpec<S extends ParamSpec> {
   workgroups: [number, number?, number?];
 }
 
-type Step =
-  | { kind: 'dispatch'; pipeline: GPUComputePipeline; bindings: Binding[]; params: Uint8Array; workgroups: [number, number, number]; label: string }
-  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
+type Transfer =
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number }
+  | { kind: 'clear'; dst: GPUBuffer; dstOffset: number; size: number };
 
-type Encoded =
-  | { kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; workgroups: [number, number, number] }
-  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
+type Step = { kind: 'dispatch'; pipeline: GPUComputePipeline; bindings: Binding[]; params: Uint8Array; workgroups: [number, number, number]; label: string } | Transfer;
+
+type Encoded = { kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; workgroups: [number, number, number] } | Transfer;
 
 const UNIFORM_ALIGN = 256;
 
@@ -60,6 +60,11 @@ export class Recorder {
     if (size > 0) this.steps.push({ kind: 'copy', src, srcOffset, dst, dstOffset, size });
   }
 
+  /** Zeroes `size` bytes at `offset` (both multiples of 4): gradient buffers that kernels add into. */
+  clear(dst: GPUBuffer, offset: number, size: number): void {
+    if (size > 0) this.steps.push({ kind: 'clear', dst, dstOffset: offset, size });
+  }
+
   get length(): number {
     return this.steps.length;
   }
@@ -70,7 +75,7 @@ export class Recorder {
     const bytes = new Uint8Array(arena.size);
     let slot = 0;
     const encoded: Encoded[] = this.steps.map((s) => {
-      if (s.kind === 'copy') return s;
+      if (s.kind !== 'dispatch') return s;
       const offset = slot++ * UNIFORM_ALIGN;
       bytes.set(s.params, offset);
       const bindGroup = this.gpu.device.createBindGroup({
@@ -104,10 +109,11 @@ export class Program {
   encode(enc: GPUCommandEncoder): void {
     let pass: GPUComputePassEncoder | null = null;
     for (const s of this.steps) {
-      if (s.kind === 'copy') {
+      if (s.kind !== 'dispatch') {
         pass?.end();
         pass = null;
-        enc.copyBufferToBuffer(s.src, s.srcOffset, s.dst, s.dstOffset, s.size);
+        if (s.kind === 'copy') enc.copyBufferToBuffer(s.src, s.srcOffset, s.dst, s.dstOffset, s.size);
+        else enc.clearBuffer(s.dst, s.dstOffset, s.size);
         continue;
       }
       pass ??= enc.beginComputePass();

@@ -1,7 +1,7 @@
 /**
- * out = x / rms(x) * w per row, the GPU twin of cpu/ops.ts rmsnormForward. Optionally gathers
- * rows first (out[r] = norm(x[rows[r]])): the final norm runs only on the rows whose logits
- * are needed. One workgroup per row.
+ * out = x / rms(x) * w per row, the GPU twin of cpu/ops.ts rmsnormForward, and its backward.
+ * Optionally gathers rows first (out[r] = norm(x[rows[r]])): the final norm runs only on the
+ * rows whose logits are needed. One workgroup per row.
  *   out [R, C], x [*, C], w [C], rows [R] u32
  */
 import type { Binding, Recorder } from './program';
@@ -40,6 +40,69 @@ fn main(${FLAT_WG_ARGS}) {
   let total = wgSum(ss, li);
   let rstd = 1.0 / sqrt(total / f32(P.C) + P.eps);
   for (var i = li; i < P.C; i += ${WG}u) { out[r * P.C + i] = x[src + i] * rstd * w[i]; }
+}
+`;
+}
+
+const BACKWARD_PARAMS = { R: 'u32', C: 'u32', eps: 'f32' } as const;
+
+/**
+ * Backward of rmsnormForward, w frozen: dx (= or +=, see `accumulate`) from dout [R, C]. rstd is
+ * recomputed from x (one more pass over a row the kernel reads anyway) instead of saved. With
+ * `rows`, row r of dout belongs to row rows[r] of x and dx (the rows must be distinct).
+ *   dx_i = r·w_i·dout_i − x_i · r³/C · Σ_j dout_j·w_j·x_j,   r = (mean(x²) + eps)^-½
+ */
+export function rmsnormBackward(
+  rec: Recorder,
+  dx: Binding,
+  dout: Binding,
+  x: Binding,
+  w: Binding,
+  R: number,
+  C: number,
+  eps: number,
+  opts: { rows?: Binding | null; accumulate?: boolean } = {},
+): void {
+  const rows = opts.rows ?? null;
+  const acc = opts.accumulate ?? false;
+  rec.dispatch({
+    key: `rmsnorm-backward/${rows ? 'scatter' : 'rows'}/${acc ? 'add' : 'set'}`,
+    source: () => rmsnormBackwardWgsl(rows !== null, acc),
+    params: BACKWARD_PARAMS,
+    values: { R, C, eps },
+    bindings: rows ? [dout, x, w, rows, dx] : [dout, x, w, dx],
+    workgroups: gridFor(R),
+  });
+}
+
+function rmsnormBackwardWgsl(scatter: boolean, accumulate: boolean): string {
+  const decls: [string, 'read' | 'read_write', string][] = [
+    ['dout', 'read', 'f32'],
+    ['x', 'read', 'f32'],
+    ['w', 'read', 'f32'],
+  ];
+  if (scatter) decls.push(['rows', 'read', 'u32']);
+  decls.push(['dx', 'read_write', 'f32']);
+  const v = 'rstd * w[i] * dout[g + i] - k * x[o + i]';
+  return `${paramsWgsl(BACKWARD_PARAMS)}${storageWgsl(decls)}${reduceWgsl(WG)}
+@compute @workgroup_size(${WG})
+fn main(${FLAT_WG_ARGS}) {
+  ${FLAT_WG}
+  let r = wg;
+  if (r >= P.R) { return; } // uniform: whole workgroup
+  let o = ${scatter ? 'rows[r]' : 'r'} * P.C; // row of x and dx
+  let g = r * P.C; // row of dout
+  var ss = 0.0;
+  var dot = 0.0;
+  for (var i = li; i < P.C; i += ${WG}u) {
+    let xv = x[o + i];
+    ss += xv * xv;
+    dot += dout[g + i] * w[i] * xv;
+  }
+  let total = wgSum(ss, li);
+  let rstd = 1.0 / sqrt(total / f32(P.C) + P.eps);
+  let k = rstd * rstd * rstd * wgSum(dot, li) / f32(P.C);
+  for (var i = li; i < P.C; i += ${WG}u) { dx[o + i] = ${accumulate ? `dx[o + i] + ${v}` : v}; }
 }
 `;
 }

@@ -3,7 +3,7 @@
  * ropeForward. cos/sin come from a table computed on the CPU in f64 (ropeTable): WGSL's sin
  * and cos are only accurate to ~2^-11 on [-π, π] and worse beyond, far from the 1e-5 we hold
  * kernels to. One dispatch rotates two head ranges of a row (q heads and k heads of the fused
- * q|k|v projection).
+ * q|k|v projection). The backward rotates a gradient back by the same angle.
  *   x [T, stride], heads at columns off0 + h·D (h < n0) and off1 + h·D (h < n1)
  *   positions [T] u32, table [maxPos, D/2] vec2 (cos, sin)
  */
@@ -39,7 +39,7 @@ export function ropeForward(rec: Recorder, x: Binding, positions: Binding, table
   const n1 = heads.n1 ?? 0;
   rec.dispatch({
     key: 'rope',
-    source: ropeWgsl,
+    source: () => ropeWgsl(false),
     params: PARAMS,
     values: { T, D, stride: heads.stride, off0: heads.off0, n0: heads.n0, off1: heads.off1 ?? 0, n1 },
     bindings: [positions, table, x],
@@ -47,7 +47,25 @@ export function ropeForward(rec: Recorder, x: Binding, positions: Binding, table
   });
 }
 
-function ropeWgsl(): string {
+/**
+ * Backward of ropeForward, in place on the gradient: the rotation is orthogonal, so the gradient
+ * is rotated by the opposite angle (da = da'·cos + db'·sin, db = db'·cos − da'·sin).
+ *   dx [T, stride], same head ranges as the forward
+ */
+export function ropeBackward(rec: Recorder, dx: Binding, positions: Binding, table: Binding, T: number, D: number, heads: HeadRanges): void {
+  const n1 = heads.n1 ?? 0;
+  rec.dispatch({
+    key: 'rope-backward',
+    source: () => ropeWgsl(true),
+    params: PARAMS,
+    values: { T, D, stride: heads.stride, off0: heads.off0, n0: heads.n0, off1: heads.off1 ?? 0, n1 },
+    bindings: [positions, table, dx],
+    workgroups: gridFor(Math.ceil((T * (heads.n0 + n1) * (D / 2)) / WG)),
+  });
+}
+
+/** The rotation by +angle (forward) or −angle (backward). */
+function ropeWgsl(inverse: boolean): string {
   return `${paramsWgsl(PARAMS)}${storageWgsl([
     ['positions', 'read', 'u32'],
     ['table', 'read', 'vec2f'],
@@ -65,7 +83,7 @@ fn main(${FLAT_WG_ARGS}) {
   let t = i / (half * heads);
   let col = select(P.off1 + (h - P.n0) * P.D, P.off0 + h * P.D, h < P.n0);
   let o = t * P.stride + col;
-  let cs = table[positions[t] * half + j];
+  let cs = table[positions[t] * half + j]${inverse ? ' * vec2f(1.0, -1.0)' : ''};
   let a = x[o + j];
   let b = x[o + j + half];
   x[o + j] = a * cs.x - b * cs.y;

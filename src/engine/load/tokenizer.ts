@@ -120,4 +120,54 @@ export class ChatTokenizer {
   encodeChat(messages: readonly ChatMessage[], opts: ApplyChatTemplateOptions = {}): number[] {
     return this.encode(this.applyChatTemplate(messages, opts));
   }
+
+  /**
+   * A prompt and one assistant response, split where the response starts: `prompt` is the
+   * conversation with the generation prompt; `response` is what the template writes after it
+   * for the assistant turn: the response and the template's end of turn (ChatML
+   * "…<|im_end|>\n", Llama 3 "…<|eot_id|>"). These are the tokens LLaMA-Factory and TRL train
+   * DPO on, and the ones scoring counts. If the template does not write the conversation as the
+   * prompt followed by the turn, the response is encoded alone with the first EOS id appended.
+   */
+  encodeResponse(messages: readonly ChatMessage[], response: string): { prompt: number[]; response: number[] } {
+    const promptText = this.applyChatTemplate(messages, { addGenerationPrompt: true });
+    const fullText = this.applyChatTemplate([...messages, { role: 'assistant', content: response }]);
+    const prompt = this.encode(promptText);
+    if (fullText.startsWith(promptText) && fullText.length > promptText.length) {
+      return { prompt, response: this.encode(fullText.slice(promptText.length)) };
+    }
+    return { prompt, response: [...this.encode(response), ...this.eosTokenIds.slice(0, 1)] };
+  }
+
+  /**
+   * A multi-turn chat as tokens with a mask of the assistant turns (1) against everything else
+   * (0): each assistant turn is what the template writes after the generation prompt (response
+   * and end of turn), as in encodeResponse; system and user turns and the template's headers are
+   * masked out. Text pieces are tokenized one by one, as LLaMA-Factory does.
+   */
+  encodeChatTurns(messages: readonly ChatMessage[]): { tokens: number[]; mask: Uint8Array } {
+    const tokens: number[] = [];
+    const mask: number[] = [];
+    const push = (text: string, m: 0 | 1) => {
+      const ids = text ? this.encode(text) : [];
+      tokens.push(...ids);
+      for (let i = 0; i < ids.length; i++) mask.push(m);
+    };
+    let done = '';
+    const unstable = () =>
+      new LabError('unsupported', "This model's chat template does not write a conversation as its earlier turns followed by the next one, so the assistant turns cannot be told apart for training.");
+    messages.forEach((m, i) => {
+      if (m.role !== 'assistant') return;
+      const before = this.applyChatTemplate(messages.slice(0, i), { addGenerationPrompt: true });
+      const after = this.applyChatTemplate(messages.slice(0, i + 1));
+      if (!before.startsWith(done) || !after.startsWith(before)) throw unstable();
+      push(before.slice(done.length), 0);
+      push(after.slice(before.length), 1);
+      done = after;
+    });
+    const all = this.applyChatTemplate(messages);
+    if (!all.startsWith(done)) throw unstable();
+    push(all.slice(done.length), 0);
+    return { tokens, mask: Uint8Array.from(mask) };
+  }
 }

@@ -15,9 +15,9 @@
  * For each batch shape (rows, logit rows, head, enabled adapters) the dispatches are recorded
  * once (gpu/program.ts) and replayed: inputs travel in small buffers written per call.
  *
- * Backward (next issue) will need, per layer, the residual input, the normed inputs, q/k/v,
- * attention output, gate/up and each LoRA x·Aᵀ; the scratch layout below keeps one buffer per
- * such tensor so a saving forward can copy them out.
+ * Training (model/gpu-train-graph.ts) records its own forward and backward passes over these
+ * uploaded weights and adapters (`uploaded`, `loadedAdapter`): the adapter it trains is the one
+ * generation uses.
  */
 import { LabError } from '../../errors';
 import { ropeInvFreq, type ModelConfig } from './config';
@@ -26,7 +26,7 @@ import { LINEAR_NAMES, type LinearName, type LoraAdapter, type ModelWeights, typ
 import type { Gpu } from '../gpu/device';
 import type { PooledBuffer } from '../gpu/memory';
 import { destroyLinear, uploadLinear, type GpuLinear } from '../gpu/linear';
-import { destroyLoraLinear, loraForward, uploadLoraLinear, type GpuLoraLinear } from '../gpu/lora';
+import { destroyLoraLinear, loraForward, uploadLoraLinear, writeLoraLinear, type GpuLoraLinear } from '../gpu/lora';
 import { Recorder, type Program } from '../gpu/program';
 import { embeddingForward } from '../gpu/embedding';
 import { rmsnormForward } from '../gpu/rmsnorm';
@@ -68,7 +68,7 @@ type HeadResult<H extends ForwardHead> = H extends { kind: 'sample' }
     ? Float32Array
     : null;
 
-interface GpuLayer {
+export interface GpuLayer {
   inputNorm: PooledBuffer;
   qkv: GpuLinear;
   qkvBias: PooledBuffer | null;
@@ -78,7 +78,8 @@ interface GpuLayer {
   down: GpuLinear;
 }
 
-interface GpuAdapter {
+export interface GpuAdapter {
+  /** The host copy it was uploaded from. */
   adapter: LoraAdapter;
   layers: Partial<Record<LinearName, GpuLoraLinear>>[];
 }
@@ -195,7 +196,20 @@ export class GpuModel {
     return { q: [q, c.hiddenSize], k: [kv, c.hiddenSize], v: [kv, c.hiddenSize], o: [c.hiddenSize, q], gate: [c.intermediateSize, c.hiddenSize], up: [c.intermediateSize, c.hiddenSize], down: [c.hiddenSize, c.intermediateSize] };
   }
 
-  /** Uploads (or replaces) a named adapter. */
+  /** The weights as uploaded, for the training graph (which records its own passes over them). */
+  get uploaded(): { embed: GpuLinear; lmHead: GpuLinear; finalNorm: PooledBuffer; layers: readonly GpuLayer[]; rope: PooledBuffer } {
+    return { embed: this.embed, lmHead: this.lmHead, finalNorm: this.finalNorm, layers: this.layers, rope: this.rope };
+  }
+
+  /** A loaded adapter: its host copy and GPU tensors (the same object until the adapter is replaced by one of other shapes, or removed). */
+  loadedAdapter(name: string): GpuAdapter {
+    return this.enabled([name])[0];
+  }
+
+  /**
+   * Uploads (or replaces) a named adapter. Replacing one of the same shapes and scale (an
+   * optimizer step) writes the new weights into its buffers: recorded programs stay valid.
+   */
   async setAdapter(adapter: LoraAdapter): Promise<void> {
     this.assertUsable();
     const dims = this.linearDims();
@@ -212,6 +226,17 @@ export class GpuModel {
         }
       }
     });
+    const held = this.adapters.get(adapter.name);
+    if (held && sameShapes(held.adapter, adapter)) {
+      adapter.layers.forEach((layer, i) => {
+        for (const name of LINEAR_NAMES) {
+          const ab = layer[name];
+          if (ab) writeLoraLinear(this.gpu, held.layers[i][name]!, ab.a, ab.b);
+        }
+      });
+      held.adapter = adapter;
+      return;
+    }
     const layers = await this.gpu.guardOom(`adapter "${adapter.name}"`, () =>
       adapter.layers.map((layer, i) => {
         const out: Partial<Record<LinearName, GpuLoraLinear>> = {};
@@ -482,6 +507,16 @@ export class GpuModel {
     this.kv.destroy();
     this.gpu.memory.trim();
   }
+}
+
+/** Same rank, scale and targeted linears (so the same GPU buffers and recorded programs fit). */
+function sameShapes(a: LoraAdapter, b: LoraAdapter): boolean {
+  return (
+    a.rank === b.rank &&
+    a.scale === b.scale &&
+    a.layers.length === b.layers.length &&
+    a.layers.every((l, i) => LINEAR_NAMES.every((n) => !l[n] === !b.layers[i][n]))
+  );
 }
 
 /** Stacks [rows_i, IC] tensors of one dtype into [Σ rows_i, IC] (fused projections). */

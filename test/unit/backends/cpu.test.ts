@@ -48,9 +48,12 @@ describe('CPU backend', () => {
   it('scores responses and reads verdict labels as log-probabilities', async () => {
     const b = new CpuBackend(model, tok);
     const [s] = await b.score!([{ messages, response: 'The sea is blue.' }]);
-    const expected = model.score(tok.encodeChat(messages, { addGenerationPrompt: true }), tok.encode('The sea is blue.'));
+    // The response is scored as a whole turn: its text and the template's end of turn.
+    const turn = tok.encode('The sea is blue.<|im_end|>\n');
+    const expected = model.score(tok.encodeChat(messages, { addGenerationPrompt: true }), turn);
     expect(s.logprob).toBeCloseTo(expected.logprob, 5);
-    expect(s.tokens).toBe(tok.encode('The sea is blue.').length);
+    expect(s.tokens).toBe(turn.length);
+    expect(turn.slice(-2)).toEqual([2, tok.encode('\n')[0]]);
     expect(s.logprob).toBeLessThan(0);
     const [v] = await b.verdict!([{ messages, prefix: 'Judgment:', labels: [' Yes', ' No'] }]);
     const lp = model.nextTokenLogprobs(tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt: true }) + 'Judgment:'));
