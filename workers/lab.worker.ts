@@ -9,7 +9,7 @@ import { probeWebGpu } from '../src/engine/gpu/report';
 import { createLab, type Lab } from '../src/lab/index';
 import { labEngine } from '../src/lab/engine';
 import { exportFile } from '../src/lab/exports';
-import type { LocksLike } from '../src/lab/jobs';
+import { jobTitle, type LocksLike } from '../src/lab/jobs';
 import { ModelHost } from '../src/lab/models';
 import { deleteStoredModel, listStoredModels, modelDetails } from '../src/models/model-cache';
 import { connectWebLlm } from './webllm-link';
@@ -50,9 +50,15 @@ function lab(): Promise<Lab<LabStore>> {
           text: (runId, iteration, promptId, purpose, text) => emit({ type: 'selfplay.text', runId, iteration, promptId, purpose, text }),
           run: (run) => emit({ type: 'run.updated', run }),
         },
+        trainListener: {
+          steps: (runId, iteration, role, metrics, memory) => emit({ type: 'train.steps', runId, iteration, role, metrics, memory }),
+          state: (runId, progress) => emit({ type: 'train.state', runId, progress }),
+          run: (run) => emit({ type: 'run.updated', run }),
+        },
       });
-      // A run left "running" by a reload or crash is paused, ready to resume.
+      // A run (or a training) left running by a reload or crash is paused, ready to resume.
       await l.selfplay.recoverInterrupted();
+      await l.train.recoverInterrupted();
       return l;
     })
     .catch((e) => {
@@ -64,14 +70,14 @@ function lab(): Promise<Lab<LabStore>> {
 
 async function idle(runId: string): Promise<Lab<LabStore>> {
   const l = await lab();
-  if (l.jobs.current?.runId === runId) throw new LabError('busy', 'This run is busy (self-play or an evaluation is running). Pause or cancel it first.');
+  if (l.jobs.current?.runId === runId) throw new LabError('busy', 'This run is busy (self-play, training or an evaluation is running). Pause or cancel it first.');
   return l;
 }
 
 /** web-llm holds one set of models: a job using them must not have them replaced or freed. */
 async function noJob(what: string): Promise<void> {
   const job = (await lab()).jobs.current;
-  if (job) throw new LabError('busy', `${job.kind === 'selfplay' ? 'Self-play' : 'An evaluation'} is running in “${job.runName}”; pause or cancel it before ${what}.`);
+  if (job) throw new LabError('busy', `${jobTitle(job.kind)} is running in “${job.runName}”; pause or cancel it before ${what}.`);
 }
 
 const handlers: Handlers = {
@@ -165,8 +171,19 @@ const handlers: Handlers = {
   'selfplay.cancel': async ({ runId }) => (await lab()).selfplay.cancel(runId),
   'jobs.current': async () => {
     const l = await lab();
-    return { job: l.jobs.current, selfplay: l.selfplay.status() };
+    return { job: l.jobs.current, selfplay: l.selfplay.status(), train: l.train.status() };
   },
+
+  'train.plan': async ({ runId, iteration }) => (await lab()).train.plan(runId, iteration),
+  'train.start': async ({ runId, iteration, role }, { signal, progress }) => (await lab()).train.start(runId, { iteration, role, signal, onProgress: progress }),
+  'train.pause': async ({ runId }) => (await lab()).train.pause(runId),
+  'train.discard': async ({ runId, iteration, role }) => {
+    await (await lab()).train.discard(runId, iteration, role);
+    return null;
+  },
+  'train.logs': async ({ runId, iteration, role }) => (await lab()).train.logs(runId, iteration, role),
+  'train.checkpoints': async ({ runId }) => (await lab()).train.checkpoints(runId),
+  'exports.adapter': async ({ runId, iteration, role, kind }, { signal, progress }) => (await lab()).train.exportAdapter(runId, iteration, role, kind, { signal, onProgress: progress }),
 
   'trees.list': async ({ runId, ...f }) => (await lab()).browse.trees(runId, f),
   'trees.get': async ({ runId, id }) => (await lab()).browse.tree(runId, id),

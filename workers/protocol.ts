@@ -23,8 +23,11 @@ import type { WebLlmStatus } from '../src/lab/webllm-host';
 import type { ModelDetails, StoredModel } from '../src/models/model-cache';
 import type { WebLlmLoadProgress } from './webllm-link';
 import type { AddResult, GenerateOptions, ListOptions } from '../src/lab/prompts';
-import type { EvalSettings, RunConfigPatch } from '../src/lab/run-config';
+import type { EvalSettings, Role, RunConfigPatch } from '../src/lab/run-config';
 import type { SelfPlayOutcome, SelfPlayState, SelfPlayStats } from '../src/lab/selfplay';
+import type { AdapterSummary, TrainLiveState, TrainMemory, TrainOutcome, TrainPlan, TrainProgress } from '../src/lab/train';
+import type { StepMetrics } from '../src/engine/train/trainer';
+import type { TrainLogRecord } from '../src/store/records';
 
 export interface LabApi {
   'gpu.report': { params: Record<string, never>; result: GpuReport };
@@ -75,7 +78,29 @@ export interface LabApi {
   'selfplay.start': { params: { runId: string; iteration?: number; retryFailed?: boolean }; result: SelfPlayOutcome };
   'selfplay.pause': { params: { runId: string }; result: boolean };
   'selfplay.cancel': { params: { runId: string }; result: boolean };
-  'jobs.current': { params: Record<string, never>; result: { job: ActiveJob | null; selfplay: { runId: string; iteration: number; state: SelfPlayState; stats: SelfPlayStats | null } | null } };
+  'jobs.current': {
+    params: Record<string, never>;
+    result: {
+      job: ActiveJob | null;
+      selfplay: { runId: string; iteration: number; state: SelfPlayState; stats: SelfPlayStats | null } | null;
+      train: { runId: string; iteration: number; role: Role; state: TrainLiveState } | null;
+    };
+  };
+
+  /** What training one iteration's data would use per role, and whether each can start. */
+  'train.plan': { params: { runId: string; iteration: number }; result: TrainPlan };
+  /** Trains or resumes one role on one iteration's data; resolves when it is done, paused or failed. */
+  'train.start': { params: { runId: string; iteration: number; role: Role }; result: TrainOutcome };
+  /** Stops training after the current step; the checkpoint is kept for a resume. */
+  'train.pause': { params: { runId: string }; result: boolean };
+  /** Deletes one role's training of an iteration (adapter or checkpoint, and its logs). */
+  'train.discard': { params: { runId: string; iteration: number; role: Role }; result: null };
+  /** One training's step log. */
+  'train.logs': { params: { runId: string; iteration: number; role: Role }; result: Pick<TrainLogRecord, 'step' | 'time' | 'metrics'>[] };
+  /** Every stored adapter of the run (checkpoints and trained ones), without tensors. */
+  'train.checkpoints': { params: { runId: string }; result: AdapterSummary[] };
+  /** A trained adapter as PEFT files (adapter_config.json, adapter_model.safetensors), or merged into the base (config.json, model.safetensors). */
+  'exports.adapter': { params: { runId: string; iteration: number; role: Role; kind: 'peft' | 'merged' }; result: ExportFile[] };
 
   'trees.list': { params: { runId: string } & TreeFilter; result: Page<TreeSummary> & { iterations: number[] } };
   'trees.get': { params: { runId: string; id: string }; result: { tree: TreeRecord; prompt: PromptRecord | null } };
@@ -121,7 +146,10 @@ export type LabEvent =
   /** An instruction finished: its tree, pairs and RFT records are stored. */
   | { type: 'selfplay.tree'; runId: string; iteration: number; tree: TreeSummary }
   /** The text generated so far by the latest model call (throttled, last 2000 characters). */
-  | { type: 'selfplay.text'; runId: string; iteration: number; promptId: string; purpose: CallPurpose; text: string };
+  | { type: 'selfplay.text'; runId: string; iteration: number; promptId: string; purpose: CallPurpose; text: string }
+  /** Training steps finished since the last such event (throttled), and GPU memory now (null on the CPU). */
+  | { type: 'train.steps'; runId: string; iteration: number; role: Role; metrics: StepMetrics[]; memory: TrainMemory | null }
+  | { type: 'train.state'; runId: string; progress: TrainProgress };
 
 export type ToWorker =
   | { [M in Method]: { type: 'request'; id: number; method: M; params: Params<M> } }[Method]

@@ -3,12 +3,37 @@
  * named LoRA adapters, and hands out one `ModelBackend` view per role with that role's adapters
  * applied to every call. The WebGPU engine (`LabEngine` in src/backends/lab.ts) has exactly this
  * shape; the CPU reference model has it too, and serves where there is no WebGPU (and in Node).
+ * Both can train their adapters (`training`): the WebGPU one with GpuTrainEngine, the CPU one with
+ * CpuTrainEngine; each optimizer step lands in the adapter the views generate with.
  */
 import { CpuBackend } from '../backends/cpu';
 import type { ModelBackend } from '../backends/types';
 import { CpuModel } from '../engine/cpu/model';
+import { CpuTrainEngine } from '../engine/cpu/train-engine';
 import type { LoadedModel } from '../engine/load/model';
-import type { LoraAdapter } from '../engine/model/weights';
+import type { ChatTokenizer } from '../engine/load/tokenizer';
+import type { ModelConfig } from '../engine/model/config';
+import type { LoraAdapter, ModelWeights } from '../engine/model/weights';
+import type { TrainEngine } from '../engine/train/engine';
+
+/** A train engine over a lab engine's model, with what the training service reports. */
+export interface LabTrainEngine extends TrainEngine {
+  /** GPU bytes held now and at the most so far (null on the CPU). */
+  memory(): { bytes: number; peakBytes: number } | null;
+  /** Frees the training buffers. */
+  release(): void;
+}
+
+/** What training needs from an engine. */
+export interface Trainable {
+  readonly config: ModelConfig;
+  readonly tokenizer: ChatTokenizer;
+  /** The base weights (for a merged export). */
+  readonly weights: ModelWeights;
+  /** Longest sequence the engine takes. */
+  readonly contextLength: number;
+  trainEngine(opts: { recompute?: boolean }): LabTrainEngine;
+}
 
 export interface LabEngineLike {
   setAdapter(adapter: LoraAdapter): unknown;
@@ -19,6 +44,8 @@ export interface LabEngineLike {
   destroy(): void;
   /** GPU engines report a lost device here. */
   onDeviceLost?(listener: (message: string) => void): void;
+  /** Absent on engines that cannot train. */
+  readonly training?: Trainable;
 }
 
 export interface EngineKind {
@@ -30,12 +57,20 @@ export interface EngineKind {
 /** The plain-TypeScript reference model: exact, slow, and it blocks the worker during a call. */
 class CpuEngine implements LabEngineLike {
   private readonly model: CpuModel;
+  readonly training: Trainable;
 
   constructor(
     private readonly loaded: LoadedModel,
     private readonly modelName: string,
   ) {
-    this.model = new CpuModel(loaded.weights);
+    const model = (this.model = new CpuModel(loaded.weights));
+    this.training = {
+      config: loaded.config,
+      tokenizer: loaded.tokenizer,
+      weights: loaded.weights,
+      contextLength: loaded.config.maxPositionEmbeddings,
+      trainEngine: (opts) => Object.assign(new CpuTrainEngine(model, opts), { memory: () => null, release: () => {} }),
+    };
   }
 
   setAdapter(adapter: LoraAdapter): void {
@@ -64,11 +99,26 @@ export const CPU_ENGINE: EngineKind = {
   create: async (model, modelName) => new CpuEngine(model, modelName),
 };
 
-/** Our WebGPU runtime: batched generation with shared prefixes, scoring, adapters. */
+/** Our WebGPU runtime: batched generation with shared prefixes, scoring, adapters, training. */
 export const WEBGPU_ENGINE: EngineKind = {
   name: 'WebGPU engine',
   // Imported when first used: the GPU runtime touches WebGPU globals as it loads (not in Node).
-  create: async (model, modelName) => (await import('../backends/lab')).LabEngine.create(model.weights, model.tokenizer, { modelName }),
+  create: async (model, modelName) => {
+    const [{ LabEngine }, { GpuTrainEngine }] = await Promise.all([import('../backends/lab'), import('../engine/model/gpu-train-engine')]);
+    const engine = await LabEngine.create(model.weights, model.tokenizer, { modelName });
+    const training: Trainable = {
+      config: model.config,
+      tokenizer: model.tokenizer,
+      // LabEngine keeps the weights in memory anyway (to recover from a device loss).
+      weights: model.weights,
+      contextLength: engine.gpuModel.contextLength,
+      trainEngine: (opts) => {
+        const t = new GpuTrainEngine(engine, opts);
+        return Object.assign(t, { memory: () => ({ bytes: t.memoryReport().totalBytes, peakBytes: t.peakBytes }) });
+      },
+    };
+    return Object.assign(engine, { training });
+  },
 };
 
 /** The engine for this environment: WebGPU where the browser has it, else the CPU reference. */

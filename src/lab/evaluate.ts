@@ -2,7 +2,11 @@
  * Evaluation in the worker:
  * - the actor on a held-out IFEval-style prompt set: one response per prompt (greedy by
  *   default) through the actor backend, checked strict and loose (src/eval), giving the four
- *   accuracies, the per-type breakdown and per-prompt results;
+ *   accuracies, the per-type breakdown and per-prompt results; the actor is the run's newest
+ *   (M_t: the adapter trained on iteration t−1's pairs, or the base for M0);
+ * - optionally with inference-time refinement (SPaR's test-time search): the refiner (R_t)
+ *   judges each response with the run's k-vote settings, and a failing one is refined by a small
+ *   BFS tree search (src/spar) before it is checked; the unrefined accuracies are kept too;
  * - the refiner as a judge: its verdicts on an iteration's judged samples and tree nodes
  *   against the checkers' (`judgeAccuracy`), for prompts with checkable constraints.
  * Each result is stored as an EvalRecord: kind 'ifeval' with `iteration` = t of the evaluated
@@ -10,12 +14,17 @@
  */
 import type { ModelBackend } from '../backends/types';
 import { isCancelled, LabError } from '../errors';
+import type { SparConfig } from '../spar/config';
+import { judgeResponses } from '../spar/judge';
+import { PyRandom, streamSeeds } from '../spar/rng';
+import { searchTree } from '../spar/search';
+import type { SearchOutcome } from '../spar/types';
 import { accuracy, evaluateLoose, evaluateStrict, judgeAccuracy, prepareFor, type Accuracy, type EvalOutput, type IfevalRecord, type JudgedItem } from '../eval/index';
 import type { EvalRecord } from '../store/records';
 import type { JobSlot } from './jobs';
 import type { ModelHost } from './models';
 import { asIfevalRecord, evalSetRecords } from './prompts';
-import { parseRunConfig, type EvalSettings } from './run-config';
+import { parseRunConfig, type EvalSettings, type InferenceRefine } from './run-config';
 import { NO_ADAPTERS, type AdapterSource } from './selfplay';
 import type { LabStoreLike } from './store';
 
@@ -47,6 +56,22 @@ export interface PromptResult {
   loose: boolean[];
   finishReason: 'stop' | 'length';
   tokens: number;
+  /** With inference-time refinement: the actor's own response and what the refiner did with it. */
+  refinement?: RefinementResult;
+}
+
+export interface RefinementResult {
+  original: string;
+  /** The refiner's majority verdict on the original (null: tied, kept as it was). */
+  verdict: 'Yes' | 'No' | null;
+  /** Judged tree nodes below the root (0 when it passed). */
+  nodes: number;
+  outcome: SearchOutcome | null;
+  /** Value of the node taken (null when the original was kept). */
+  value: number | null;
+  changed: boolean;
+  strict: boolean[];
+  loose: boolean[];
 }
 
 /** A judged item of a judge evaluation. */
@@ -87,7 +112,18 @@ export class EvalService {
       const modelIndex = found ? found.trainedOn + 1 : 0;
       const actor = await this.d.models.backend(config.models.actor, 'actor', { adapter: found?.adapter, signal: o.signal, onProgress: o.onProgress });
       const started = this.now();
+      const refine = settings.refine?.enabled ? settings.refine : null;
+      const refinerFound = refine ? await (this.d.adapters ?? NO_ADAPTERS).latest(runId, 'refiner', Number.MAX_SAFE_INTEGER) : null;
+      const refinerIndex = refinerFound ? refinerFound.trainedOn + 1 : 0;
+      const refiner = refine ? await this.d.models.backend(config.models.refiner, 'refiner', { adapter: refinerFound?.adapter, signal: o.signal, onProgress: o.onProgress }) : null;
       const results = await generateResponses(actor, records, settings, o.batch ?? 4, o.signal, (done) => progress({ label: `Generating responses (M${modelIndex})`, done, total: records.length }));
+      const before = refine ? { strict: accuracy(results.map((r) => r.strictOut)), loose: accuracy(results.map((r) => r.looseOut)) } : null;
+      if (refine && refiner) {
+        for (let i = 0; i < results.length; i++) {
+          progress({ label: `Refining responses (R${refinerIndex} judges and refines)`, done: i, total: results.length });
+          results[i] = await refineResult(results[i], records[i], refiner, config.spar, refine, settings.seed, o.signal);
+        }
+      }
       const strict = results.map((r) => r.strictOut);
       const loose = results.map((r) => r.looseOut);
       const sa = accuracy(strict);
@@ -108,8 +144,26 @@ export class EvalService {
           heldOutDropped: all.length - records.length,
           tokens: results.reduce((a, r) => a + r.detail.tokens, 0),
           seconds: (this.now() - started) / 1000,
+          ...(before
+            ? {
+                refined: results.filter((r) => r.detail.refinement?.changed).length,
+                judgedNo: results.filter((r) => r.detail.refinement?.verdict === 'No').length,
+                promptStrictBefore: before.strict.promptLevel,
+                instructionStrictBefore: before.strict.instructionLevel,
+                promptLooseBefore: before.loose.promptLevel,
+                instructionLooseBefore: before.loose.instructionLevel,
+              }
+            : {}),
         },
-        meta: { model: actor.info.label, modelIndex, adapter: found?.adapter.name ?? null, set: describeSet(settings), settings: { ...settings, set: { ...settings.set, ...(settings.set.source === 'upload' ? { records: [] } : {}) } } },
+        meta: {
+          model: actor.info.label,
+          modelIndex,
+          adapter: found?.adapter.name ?? null,
+          mode: refine ? 'refine' : 'plain',
+          ...(refine ? { refiner: refiner!.info.label, refinerIndex, refinerAdapter: refinerFound?.adapter.name ?? null, refine: { ...refine } } : {}),
+          set: describeSet(settings),
+          settings: { ...settings, set: { ...settings.set, ...(settings.set.source === 'upload' ? { records: [] } : {}) } },
+        },
         details: results.map((r) => ({ ...r.detail })),
       };
       await this.d.store.put('evals', record);
@@ -192,6 +246,63 @@ export class EvalService {
   }
 }
 
+type Evaluated = { detail: PromptResult; strictOut: EvalOutput; looseOut: EvalOutput };
+
+/**
+ * SPaR's inference-time search on one evaluated response: the refiner judges it (k votes, the
+ * run's judge settings); a failing one roots a BFS tree search with the given budgets, and the
+ * search's final node replaces it when the search solved it or found a node valued above the
+ * root's 0. Seeded per prompt, so a re-run gives the same refinements.
+ */
+async function refineResult(r: Evaluated, record: IfevalRecord, refiner: ModelBackend, spar: SparConfig, o: InferenceRefine, seed: number, signal?: AbortSignal): Promise<Evaluated> {
+  const original = r.detail.response;
+  const seeds = streamSeeds(seed, 0, `eval:${record.key}`);
+  const rng = { judge: new PyRandom(seeds.judge), search: new PyRandom(seeds.search) };
+  const ctx = { signal, stats: { modelCalls: 0, generatedTokens: 0, judgments: 0 } };
+  let verdict: RefinementResult['verdict'] = null;
+  let nodes = 0;
+  let outcome: SearchOutcome | null = null;
+  let value: number | null = null;
+  let response = original;
+  try {
+    const [j] = await judgeResponses(refiner, record.prompt, [original], { ...spar.judge, attempts: spar.judge.sampleAttempts, strip: true }, spar.templates, rng.judge, ctx);
+    if (j.ok) verdict = j.judgment.label;
+    if (j.ok && j.judgment.label === 'No') {
+      const tree = await searchTree({
+        instruction: record.prompt,
+        root: { response: original, critique: j.judgment.critiques[j.judgment.representative].text, judgment: j.judgment },
+        refiner,
+        config: { ...spar, search: { ...spar.search, algorithm: 'bfs', branch: o.branch, selectBranch: Math.min(spar.search.selectBranch, o.branch), maxDepth: o.maxDepth, budget: o.budget } },
+        rng,
+        ctx,
+      });
+      nodes = tree.nodes.length - 1;
+      outcome = tree.outcome;
+      const f = tree.finalNode;
+      if (f !== null && f !== 0 && (tree.outcome === 'solved' || tree.nodes[f].value > 0)) {
+        response = tree.nodes[f].response;
+        value = tree.nodes[f].value;
+      }
+    }
+  } catch (e) {
+    if (isCancelled(e)) throw new LabError('cancelled', 'Evaluation cancelled; nothing was stored.');
+    throw e;
+  }
+  const strictOut = evaluateStrict(record, response);
+  const looseOut = evaluateLoose(record, response);
+  return {
+    strictOut,
+    looseOut,
+    detail: {
+      ...r.detail,
+      response,
+      strict: strictOut.follow_instruction_list,
+      loose: looseOut.follow_instruction_list,
+      refinement: { original, verdict, nodes, outcome, value, changed: response !== original, strict: r.detail.strict, loose: r.detail.loose },
+    },
+  };
+}
+
 async function generateResponses(
   actor: ModelBackend,
   records: IfevalRecord[],
@@ -199,8 +310,8 @@ async function generateResponses(
   batch: number,
   signal: AbortSignal | undefined,
   onDone: (done: number) => void,
-): Promise<{ detail: PromptResult; strictOut: EvalOutput; looseOut: EvalOutput }[]> {
-  const out: { detail: PromptResult; strictOut: EvalOutput; looseOut: EvalOutput }[] = [];
+): Promise<Evaluated[]> {
+  const out: Evaluated[] = [];
   onDone(0);
   for (let i = 0; i < records.length; i += batch) {
     if (signal?.aborted) throw new LabError('cancelled', 'Evaluation cancelled; nothing was stored.');

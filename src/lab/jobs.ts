@@ -1,12 +1,12 @@
 /**
- * The lab runs one long job at a time (a self-play iteration or an evaluation): both drive the
- * same models, and one job at full speed beats two at half. A second start gets a clear error.
+ * The lab runs one long job at a time (a self-play iteration, a training or an evaluation): they
+ * drive the same models, and one job at full speed beats two at half. A second start gets a clear error.
  * Across tabs, Web Locks (where the browser has them) keep two tabs off the same run.
  */
 import { LabError } from '../errors';
 
 export interface ActiveJob {
-  kind: 'selfplay' | 'eval';
+  kind: 'selfplay' | 'train' | 'eval';
   runId: string;
   runName: string;
   startedAt: number;
@@ -16,6 +16,11 @@ export interface ActiveJob {
 export interface LocksLike {
   request<T>(name: string, options: { ifAvailable: boolean }, callback: (lock: unknown) => Promise<T>): Promise<T>;
   query(): Promise<{ held?: { name?: string }[] }>;
+}
+
+/** "Self-play", "Training", "An evaluation": the start of a sentence about a running job. */
+export function jobTitle(kind: ActiveJob['kind']): string {
+  return kind === 'selfplay' ? 'Self-play' : kind === 'train' ? 'Training' : 'An evaluation';
 }
 
 export function runLockName(runId: string): string {
@@ -34,7 +39,7 @@ export class JobSlot {
   /** Runs `fn` as the one job, holding the run's lock; refuses when another job is running. */
   async run<T>(job: ActiveJob, fn: () => Promise<T>): Promise<T> {
     if (this.job) {
-      const what = this.job.kind === 'selfplay' ? 'Self-play' : 'An evaluation';
+      const what = jobTitle(this.job.kind);
       throw new LabError('busy', `${what} of “${this.job.runName}” is running. The lab runs one job at a time: pause or cancel it first.`);
     }
     this.job = job;

@@ -16,7 +16,7 @@ import { checkModelFits, planModel, totalProgress, type DeviceLimits, type FitRe
 import type { LoraAdapter } from '../engine/model/weights';
 import { tinyModelFiles } from '../engine/tiny/tiny';
 import type { Models } from '../spar/instruction';
-import { CPU_ENGINE, type EngineKind, type LabEngineLike } from './engine';
+import { CPU_ENGINE, type EngineKind, type LabEngineLike, type Trainable } from './engine';
 import { describeSource, modelKey, webLlmIds, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
 import { WebLlmHost, type WebLlmHostOptions } from './webllm-host';
 
@@ -219,6 +219,19 @@ export class ModelHost {
     const adapter = opts.adapter;
     if (adapter) await entry.engine.setAdapter(adapter);
     return entry.engine.view({ adapters: adapter ? [adapter.name] : [], role: adapter ? `${role} (${adapter.name})` : `${role} (base)` });
+  }
+
+  /**
+   * The lab engine holding a role's model, for training its adapters (loaded if need be). Frozen
+   * roles (web-llm, endpoints) are refused with a message that says how to go on.
+   */
+  async trainable(b: RoleBinding, role: Role, opts: LoadOptions = {}): Promise<{ engine: LabEngineLike; training: Trainable; summary: ModelSummary }> {
+    requireCapability(b, role, 'train');
+    if (b.kind !== 'lab') throw new LabError('internal', `The ${role} is not served by the lab engine.`);
+    const entry = await this.ensure(b.model, opts);
+    const training = entry.engine.training;
+    if (!training) throw new LabError('unsupported', `The ${this.engineKind.name} cannot train adapters.`);
+    return { engine: entry.engine, training, summary: entry.summary };
   }
 
   private async ensure(spec: ModelSourceSpec, opts: LoadOptions): Promise<Entry> {

@@ -16,6 +16,7 @@
 import { DEFAULT_TEMPLATES, type SparTemplates } from '../spar/templates';
 import { parseSparConfig, type SparConfig } from '../spar/config';
 import { DEFAULT_EVAL, TINY_MODEL, type EvalSettings, type PresetName, type Role, type RoleBinding, type RunConfigPatch } from './run-config';
+import { defaultTrainConfig, type TrainConfig } from './train-settings';
 
 export const TINY_DEMO_TEMPLATES: SparTemplates = {
   ...DEFAULT_TEMPLATES,
@@ -41,6 +42,17 @@ export function tinyDemoSpar(): SparConfig {
   });
 }
 
+/**
+ * Training for the tiny demo: a handful of pairs and RFT records, so small batches, a few epochs
+ * and a learning rate large enough that the curves move within a few steps (a random 60k-parameter
+ * model has nothing to lose). Real models keep the defaults.
+ */
+export function tinyDemoTrain(): TrainConfig {
+  const d = defaultTrainConfig();
+  const fast = { lr: 5e-3, batchSize: 2, warmupRatio: 0, checkpointEvery: 2 };
+  return { actor: { ...d.actor, ...fast, epochs: 3 }, refiner: { ...d.refiner, ...fast, epochs: 1 } };
+}
+
 export function paperSpar(): SparConfig {
   return parseSparConfig({ search: { callOrder: 'batched' } });
 }
@@ -53,6 +65,7 @@ export interface Preset {
   /** Models the preset sets (the paper preset keeps the run's models). */
   models?: Record<Role, RoleBinding>;
   eval: EvalSettings;
+  train: () => TrainConfig;
 }
 
 export const PRESETS: Record<Exclude<PresetName, 'custom'>, Preset> = {
@@ -66,6 +79,7 @@ export const PRESETS: Record<Exclude<PresetName, 'custom'>, Preset> = {
     spar: tinyDemoSpar,
     models: { actor: { kind: 'lab', model: TINY_MODEL }, refiner: { kind: 'lab', model: TINY_MODEL } },
     eval: { ...DEFAULT_EVAL, set: { source: 'generated', count: 5, seed: 1000 }, maxTokens: 32 },
+    train: tinyDemoTrain,
   },
   paper: {
     name: 'paper',
@@ -75,11 +89,12 @@ export const PRESETS: Record<Exclude<PresetName, 'custom'>, Preset> = {
       '2048-token replies. Needs a real instruction-tuned model (e.g. a SmolLM2, Qwen2.5 or Llama-3.2 instruct model).',
     spar: paperSpar,
     eval: { ...DEFAULT_EVAL, set: { source: 'ifeval', count: 541, seed: 0 } },
+    train: defaultTrainConfig,
   },
 };
 
 /** The config patch a preset applies (the paper preset leaves the models as they are). */
 export function presetPatch(name: Exclude<PresetName, 'custom'>): RunConfigPatch {
   const p = PRESETS[name];
-  return { preset: name, spar: p.spar(), eval: structuredClone(p.eval), ...(p.models ? { models: structuredClone(p.models) } : {}) };
+  return { preset: name, spar: p.spar(), eval: structuredClone(p.eval), train: p.train(), ...(p.models ? { models: structuredClone(p.models) } : {}) };
 }

@@ -5,6 +5,7 @@
  */
 import { LabError } from '../errors';
 import { parseSparConfig, type SparConfig } from '../spar/config';
+import { defaultTrainConfig, parseTrainConfig, type ActorTrainSettings, type RefinerTrainSettings, type TrainConfig } from './train-settings';
 
 /** Where a lab-engine model comes from. */
 export type ModelSourceSpec =
@@ -36,6 +37,19 @@ export type EvalSetSpec =
   /** Uploaded IFEval-format records, kept in the run. */
   | { source: 'upload'; name: string; records: unknown[] };
 
+/**
+ * Inference-time refinement (SPaR's test-time tree search): the refiner judges each actor
+ * response and a failing one is refined by a small tree search before it is checked. The judge,
+ * refine and template settings are the run's SPaR settings; these are the search's budgets.
+ */
+export interface InferenceRefine {
+  enabled: boolean;
+  branch: number;
+  maxDepth: number;
+  /** Most judged nodes per search. */
+  budget: number;
+}
+
 export interface EvalSettings {
   set: EvalSetSpec;
   /** 0 = greedy decoding. */
@@ -43,9 +57,49 @@ export interface EvalSettings {
   topP: number;
   maxTokens: number;
   seed: number;
+  /** Absent: off. */
+  refine?: InferenceRefine;
 }
 
 export type IterationStatus = 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+
+export type TrainStatus = 'training' | 'paused' | 'done' | 'failed';
+
+/** One role's training on one iteration's data (the actor's DPO, the refiner's SFT). */
+export interface TrainEntry {
+  status: TrainStatus;
+  /** The adapter trained, "actor-it0": trained on iteration 0's data, so it is M1 (R1 for the refiner). */
+  adapter: string;
+  /** The adapter it started from (the role's newest earlier one), or null for a fresh adapter. */
+  from: string | null;
+  /** DPO's reference policy: null for the base with the adapter off, else an adapter's name. */
+  reference: string | null;
+  /** The model it trains over (modelKey) and the engine. */
+  base: string;
+  engine: string;
+  /** The LoRA shape used (a continued adapter keeps the shape it has). */
+  lora: { rank: number; alpha: number; rslora: boolean; targets: string[] };
+  /** Frozen when training starts; a resume uses these. */
+  settings: ActorTrainSettings | RefinerTrainSettings;
+  /** Examples trained on (pairs, or de-duplicated RFT chats). */
+  examples: number;
+  /** Left out by the user (Pairs view). */
+  excluded: number;
+  /** Left out as longer than the limit. */
+  tooLong: number;
+  /** RFT records dropped as duplicates of a higher-priority one (same first user message). */
+  duplicates: number;
+  step: number;
+  totalSteps: number;
+  startedAt: number;
+  updatedAt: number;
+  finishedAt?: number;
+  /** The metrics of the last step. */
+  last?: Record<string, number>;
+  /** Most GPU memory held during training (null on the CPU engine). */
+  peakBytes?: number | null;
+  error?: { kind: string; message: string };
+}
 
 /** One self-play iteration as it was run: its settings are frozen when it first starts. */
 export interface IterationEntry {
@@ -69,6 +123,8 @@ export interface IterationEntry {
   pairs: number;
   rft: number;
   error?: { kind: string; message: string };
+  /** Training on this iteration's data, per role. */
+  training?: Partial<Record<Role, TrainEntry>>;
 }
 
 export type PresetName = 'tiny-demo' | 'paper' | 'custom';
@@ -78,8 +134,12 @@ export interface RunConfig {
   spar: SparConfig;
   models: Record<Role, RoleBinding>;
   eval: EvalSettings;
+  train: TrainConfig;
   iterations: IterationEntry[];
 }
+
+/** Small budgets: a refinement costs (1 + budget) k-vote judgments and a few refine calls per prompt. */
+export const DEFAULT_INFERENCE_REFINE: InferenceRefine = { enabled: false, branch: 2, maxDepth: 1, budget: 2 };
 
 export const DEFAULT_EVAL: EvalSettings = {
   set: { source: 'ifeval', count: 20, seed: 0 },
@@ -87,6 +147,7 @@ export const DEFAULT_EVAL: EvalSettings = {
   topP: 1,
   maxTokens: 1024,
   seed: 0,
+  refine: DEFAULT_INFERENCE_REFINE,
 };
 
 export const TINY_MODEL: ModelSourceSpec = { type: 'tiny', seed: 1 };
@@ -97,6 +158,7 @@ export function defaultRunConfig(): RunConfig {
     spar: parseSparConfig({}),
     models: { actor: { kind: 'lab', model: TINY_MODEL }, refiner: { kind: 'lab', model: TINY_MODEL } },
     eval: structuredClone(DEFAULT_EVAL),
+    train: defaultTrainConfig(),
     iterations: [],
   };
 }
@@ -115,6 +177,7 @@ export function parseRunConfig(raw: Record<string, unknown> | undefined): RunCon
       refiner: models.refiner === undefined ? d.models.refiner : checkBinding(models.refiner, 'refiner'),
     },
     eval: c.eval === undefined ? d.eval : checkEval(c.eval),
+    train: c.train === undefined ? d.train : parseTrainConfig(c.train),
     iterations: Array.isArray(c.iterations) ? (c.iterations as IterationEntry[]) : [],
   };
 }
@@ -158,6 +221,12 @@ function checkEval(e: unknown): EvalSettings {
   const bad = (why: string) => new LabError('invalid-input', `Evaluation settings: ${why}.`);
   if (!isObject(e)) throw bad('missing');
   const out = { ...DEFAULT_EVAL, ...e } as EvalSettings;
+  out.refine = { ...DEFAULT_INFERENCE_REFINE, ...(isObject(out.refine) ? out.refine : {}) };
+  const r = out.refine!;
+  if (typeof r.enabled !== 'boolean') throw bad('inference-time refinement must be on or off');
+  if (!(Number.isInteger(r.branch) && r.branch >= 1)) throw bad('refinement branches must be a whole number ≥ 1');
+  if (!(Number.isInteger(r.maxDepth) && r.maxDepth >= 1)) throw bad('refinement depth must be a whole number ≥ 1');
+  if (!(Number.isInteger(r.budget) && r.budget >= 1)) throw bad('the refinement budget must be a whole number ≥ 1');
   const s = out.set as unknown;
   if (!isObject(s)) throw bad('choose a prompt set');
   if (s.source === 'ifeval' || s.source === 'generated') {
@@ -210,12 +279,12 @@ function isObject(x: unknown): x is Record<string, unknown> {
 }
 
 /** What the page may change in a run's config (the iteration history belongs to the worker). */
-export type RunConfigPatch = Partial<Pick<RunConfig, 'preset' | 'models' | 'eval'>> & { spar?: unknown };
+export type RunConfigPatch = Partial<Pick<RunConfig, 'preset' | 'models' | 'eval' | 'train'>> & { spar?: unknown };
 
 /** Applies a patch to a stored config, checking the result; the history is kept as it is. */
 export function applyConfigPatch(raw: Record<string, unknown>, patch: RunConfigPatch): Record<string, unknown> {
   const next: Record<string, unknown> = { ...raw };
-  for (const k of ['preset', 'spar', 'models', 'eval'] as const) if (patch[k] !== undefined) next[k] = patch[k];
+  for (const k of ['preset', 'spar', 'models', 'eval', 'train'] as const) if (patch[k] !== undefined) next[k] = patch[k];
   const parsed = parseRunConfig(next); // throws, naming the bad field
-  return { ...next, preset: parsed.preset, spar: parsed.spar, models: parsed.models, eval: parsed.eval };
+  return { ...next, preset: parsed.preset, spar: parsed.spar, models: parsed.models, eval: parsed.eval, train: parsed.train };
 }

@@ -3,7 +3,7 @@ import { createScriptedBackend } from '../../../src/backends/scripted';
 import type { EvalSettings } from '../../../src/lab/run-config';
 import type { PromptResult } from '../../../src/lab/evaluate';
 import { labWorld, newRun } from '../../helpers/lab-world';
-import { world } from '../../helpers/spar-world';
+import { fixed, world } from '../../helpers/spar-world';
 
 // The actor answers in lowercase with a comma: lowercase constraints pass, no-comma fails.
 const answer = 'here is my answer, all in lowercase';
@@ -55,6 +55,30 @@ describe('evaluation service', () => {
     const r = await lab.evals.evaluateActor(run.id, { settings: upload([rec(1, 'Answer in lowercase.', ['change_case:english_lowercase'])]) });
     expect(r.iteration).toBe(2);
     expect(r.meta).toMatchObject({ modelIndex: 2, adapter: 'actor-it1' });
+  });
+
+  it('inference-time refinement: the refiner judges each response and refines the failing ones before the check', async () => {
+    // The refiner says No to the actor's answer (it has a comma) and Yes to its refinement,
+    // which drops the comma; the lowercase-only prompt is judged Yes and kept.
+    const fixedText = 'here is my answer all in lowercase';
+    const refinerWorld = world({
+      votes: (response, _o, instruction) => (instruction.includes('commas') && response.includes(',') ? 'NNNNN' : 'YYYYY'),
+      refine: () => fixed(fixedText),
+    });
+    const { store, lab } = labWorld({ models: () => ({ actor: createScriptedBackend({ label: 'actor', generate: () => answer }), refiner: refinerWorld.refiner }) });
+    const run = await newRun(store);
+    const settings: EvalSettings = {
+      ...upload([rec(1, 'Answer in lowercase.', ['change_case:english_lowercase']), rec(2, 'Answer without commas.', ['punctuation:no_comma'])]),
+      refine: { enabled: true, branch: 2, maxDepth: 1, budget: 2 },
+    };
+    const r = await lab.evals.evaluateActor(run.id, { settings });
+    expect(r.summary).toMatchObject({ promptStrict: 1, promptStrictBefore: 0.5, refined: 1, judgedNo: 1 });
+    expect(r.meta).toMatchObject({ mode: 'refine', refinerIndex: 0, refinerAdapter: null, refine: { branch: 2, maxDepth: 1, budget: 2 } });
+    const [kept, refined] = r.details as unknown as PromptResult[];
+    expect(kept.refinement).toMatchObject({ verdict: 'Yes', nodes: 0, changed: false });
+    expect(kept.response).toBe(answer);
+    expect(refined.refinement).toMatchObject({ original: answer, verdict: 'No', nodes: 2, outcome: 'solved', value: 1, changed: true, strict: [false] });
+    expect(refined).toMatchObject({ response: fixedText, strict: [true] });
   });
 
   it("scores the refiner's verdicts against the checkers", async () => {

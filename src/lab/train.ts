@@ -1,0 +1,531 @@
+/**
+ * Training in the worker: the actor's DPO on an iteration's kept pairs and the refiner's SFT on
+ * its kept RFT records (assembled as src/spar does it: kinds in priority order, de-duplicated by
+ * first user message), on the lab engine holding the role's model (GpuTrainEngine with WebGPU,
+ * CpuTrainEngine otherwise). Frozen roles (web-llm, endpoints) are refused.
+ *
+ * Iterations: the data of iteration t trains the adapter `${role}-it${t}`, which makes M_{t+1}
+ * (R_{t+1} for the refiner). It starts from the role's newest earlier adapter (or a fresh one for
+ * the first, or when asked), and iteration t+1's self-play and later evaluations use it: this
+ * service is their AdapterSource. DPO's reference is the base with the adapter switched off, or
+ * (an option) the adapter the training started from.
+ *
+ * Pause = abort: the Trainer saves a checkpoint, and a later start (after a reload too) resumes
+ * from it with the settings frozen at the first start. NaN stops with the Trainer's message and
+ * the last good adapter kept. Steps stream to the listener (throttled) and the Trainer logs each
+ * as a TrainLogRecord.
+ */
+import { isCancelled, LabError, toWireError } from '../errors';
+import type { LoraAdapter } from '../engine/model/weights';
+import { checkpointId, recordToState } from '../engine/train/checkpoint';
+import { chatsFromRecords, checkLength, encodeChat, encodePair, pairsFromRecords, type EncodedPair } from '../engine/train/data';
+import type { TrainSequence } from '../engine/train/engine';
+import { adapterSettings, cloneAdapter, createAdapter } from '../engine/train/lora';
+import { mergedCheckpoint } from '../engine/train/merge';
+import { exportPeft } from '../engine/train/peft';
+import { Trainer, type StepMetrics, type TrainTask } from '../engine/train/trainer';
+import { assembleRftDataset } from '../spar/extract';
+import type { AdapterRecord, RunRecord, TrainLogRecord } from '../store/records';
+import type { ExportFile } from './exports';
+import type { JobSlot } from './jobs';
+import { requireCapability, type ModelHost } from './models';
+import { describeBinding, modelKey, parseRunConfig, type IterationEntry, type Role, type RoleBinding, type TrainEntry, type TrainStatus } from './run-config';
+import type { AdapterSource } from './selfplay';
+import type { LabStoreLike } from './store';
+import { trainerSettings, type ActorTrainSettings, type RefinerTrainSettings } from './train-settings';
+
+export type TrainLiveState = 'loading' | 'training' | 'pausing' | TrainStatus;
+
+export interface TrainMemory {
+  bytes: number;
+  peakBytes: number;
+}
+
+export interface TrainProgress {
+  iteration: number;
+  role: Role;
+  state: TrainLiveState;
+  step: number;
+  totalSteps: number;
+}
+
+/** What the service tells the page as it happens (the worker turns these into events). */
+export interface TrainListener {
+  /** Steps finished since the last call (at most one call per throttle interval), and GPU memory now. */
+  steps(runId: string, iteration: number, role: Role, metrics: StepMetrics[], memory: TrainMemory | null): void;
+  state(runId: string, progress: TrainProgress): void;
+  run(run: RunRecord): void;
+}
+
+/** A stored adapter (a checkpoint while training, the trained adapter when done), without its tensors. */
+export interface AdapterSummary {
+  id: string;
+  iteration: number;
+  role: Role;
+  name: string;
+  status: 'training' | 'done';
+  step: number;
+  totalSteps: number;
+  savedAt: number;
+  rank: number;
+  alpha: number;
+  rslora: boolean;
+  targets: string[];
+  parameters: number;
+}
+
+/** What training one role on one iteration would use, and whether it can start. */
+export interface RolePlan {
+  role: Role;
+  /** The adapter this training makes, e.g. "actor-it0". */
+  adapter: string;
+  /** Pairs (actor) or RFT records (refiner) of the iteration. */
+  total: number;
+  excluded: number;
+  /** RFT records left out as duplicates (same first user message as a higher-priority one). */
+  duplicates: number;
+  /** What will be trained on (before the length check, which needs the tokenizer). */
+  examples: number;
+  /** The role's newest earlier trained adapter, if any. */
+  previous: string | null;
+  /** Its stored adapter (checkpoint or trained), if any. */
+  checkpoint: AdapterSummary | null;
+  entry: TrainEntry | null;
+  /** The settings a start uses: frozen ones when resuming, else the run's. */
+  settings: ActorTrainSettings | RefinerTrainSettings;
+  /** Why it cannot start now (null: it can). */
+  blocked: string | null;
+}
+
+export interface TrainPlan {
+  iteration: number;
+  actor: RolePlan;
+  refiner: RolePlan;
+}
+
+export interface TrainOutcome {
+  state: TrainStatus;
+  entry: TrainEntry;
+  run: RunRecord;
+}
+
+export interface TrainDeps {
+  store: LabStoreLike;
+  models: ModelHost;
+  jobs: JobSlot;
+  listener?: TrainListener;
+  now?: () => number;
+  /** Minimum ms between step messages (default 150). */
+  throttleMs?: number;
+}
+
+interface Active {
+  runId: string;
+  iteration: number;
+  role: Role;
+  controller: AbortController;
+  state: TrainLiveState;
+}
+
+/** The adapter trained on iteration t's data for a role: M_{t+1} or R_{t+1}. */
+export function adapterName(role: Role, iteration: number): string {
+  return `${role}-it${iteration}`;
+}
+
+const QUIET: TrainListener = { steps() {}, state() {}, run() {} };
+
+export class TrainService implements AdapterSource {
+  private active: Active | null = null;
+  private readonly now: () => number;
+  private readonly listener: TrainListener;
+
+  constructor(private readonly d: TrainDeps) {
+    this.now = d.now ?? Date.now;
+    this.listener = d.listener ?? QUIET;
+  }
+
+  status(): { runId: string; iteration: number; role: Role; state: TrainLiveState } | null {
+    const a = this.active;
+    return a && { runId: a.runId, iteration: a.iteration, role: a.role, state: a.state };
+  }
+
+  /** Stops the running training after its current step; its checkpoint is kept for a resume. */
+  pause(runId: string): boolean {
+    const a = this.active;
+    if (!a || a.runId !== runId) return false;
+    if (a.state === 'training' || a.state === 'loading') {
+      a.state = 'pausing';
+      this.listener.state(runId, { iteration: a.iteration, role: a.role, state: 'pausing', step: 0, totalSteps: 0 });
+    }
+    a.controller.abort();
+    return true;
+  }
+
+  // ---- adapters for self-play and evaluation (AdapterSource) -------------------------------
+
+  /**
+   * The newest trained adapter of a role from an iteration before `before`. Refuses one trained
+   * over another model than the role's model now, rather than applying it to the wrong base.
+   */
+  async latest(runId: string, role: Role, before: number): Promise<{ adapter: LoraAdapter; trainedOn: number } | null> {
+    const config = parseRunConfig((await this.d.store.getRun(runId)).config);
+    const found = await this.newestDone(runId, role, before, config.iterations);
+    if (!found) return null;
+    const base = config.iterations.find((e) => e.iteration === found.trainedOn)?.training?.[role]?.base;
+    const now = config.models[role];
+    if (base && now.kind === 'lab' && modelKey(now.model) !== base) {
+      throw new LabError(
+        'invalid-input',
+        `The ${role}'s newest adapter (${found.adapter.name}) was trained over ${base}, but the ${role} is now ${describeBinding(now)}. ` +
+          `Set the ${role}'s model back in Setup, or discard that adapter in Train to go on with the base model.`,
+      );
+    }
+    return found;
+  }
+
+  private async newestDone(runId: string, role: Role, before: number, iterations: IterationEntry[]): Promise<{ adapter: LoraAdapter; trainedOn: number } | null> {
+    const last = Math.min(before - 1, Math.max(-1, ...iterations.map((e) => e.iteration)));
+    for (let t = last; t >= 0; t--) {
+      const rec = await this.d.store.get('adapters', runId, checkpointId(t, role));
+      if (rec && rec.config.status === 'done') return { adapter: recordToState(rec).adapter, trainedOn: t };
+    }
+    return null;
+  }
+
+  // ---- what the Train view shows -------------------------------------------------------------
+
+  async plan(runId: string, iteration: number): Promise<TrainPlan> {
+    const run = await this.d.store.getRun(runId);
+    const config = parseRunConfig(run.config);
+    const it = config.iterations.find((e) => e.iteration === iteration);
+    if (!it) throw new LabError('not-found', `This run has no iteration ${iteration} yet; run its self-play first.`);
+    const plan = async (role: Role): Promise<RolePlan> => {
+      const data = await this.data(runId, iteration, role);
+      const rec = await this.d.store.get('adapters', runId, checkpointId(iteration, role));
+      const entry = it.training?.[role] ?? null;
+      const previous = await this.newestDone(runId, role, iteration, config.iterations);
+      const frozen = rec && entry ? entry.settings : null;
+      const settings = frozen ?? config.train[role];
+      let blocked: string | null = null;
+      if (it.status !== 'done' && it.status !== 'cancelled') blocked = `Self-play of iteration ${iteration} is ${it.status}; finish it (or cancel it) before training on its data.`;
+      else if (rec?.config.status === 'done') blocked = `Already trained (${rec.step} steps). Discard it to train again.`;
+      else if (data.examples === 0) blocked = `Iteration ${iteration} has no ${role === 'actor' ? 'kept pairs' : 'kept RFT records'} to train on.`;
+      else {
+        try {
+          // Frozen roles: refused with the reason (checked without loading anything).
+          requireCapability(it.models[role], role, 'train');
+        } catch (e) {
+          blocked = (e as Error).message;
+        }
+      }
+      return {
+        role,
+        adapter: adapterName(role, iteration),
+        total: data.total,
+        excluded: data.excluded,
+        duplicates: data.duplicates,
+        examples: data.examples,
+        previous: previous?.adapter.name ?? null,
+        checkpoint: rec ? summarize(rec) : null,
+        entry,
+        settings,
+        blocked,
+      };
+    };
+    return { iteration, actor: await plan('actor'), refiner: await plan('refiner') };
+  }
+
+  /** Every stored adapter of a run (checkpoints and trained ones), oldest iteration first. */
+  async checkpoints(runId: string): Promise<AdapterSummary[]> {
+    return (await this.d.store.list('adapters', runId)).map(summarize).sort((a, b) => a.iteration - b.iteration || (a.role < b.role ? -1 : 1));
+  }
+
+  /** The step logs of one training, in step order. */
+  async logs(runId: string, iteration: number, role: Role): Promise<Pick<TrainLogRecord, 'step' | 'time' | 'metrics'>[]> {
+    const prefix = `${iteration}:${role}:`;
+    return (await this.d.store.list('trainLogs', runId)).filter((r) => r.id.startsWith(prefix)).map(({ step, time, metrics }) => ({ step, time, metrics }));
+  }
+
+  // ---- training ------------------------------------------------------------------------------
+
+  /**
+   * Trains (or resumes training) one role on one iteration's data until it is done, paused or
+   * fails. Rejects only when it cannot start (another job, no data, a frozen role, a model that
+   * will not load).
+   */
+  async start(runId: string, o: { iteration: number; role: Role; signal?: AbortSignal; onProgress?: (p: { label: string; done: number; total?: number }) => void }): Promise<TrainOutcome> {
+    const run = await this.d.store.getRun(runId);
+    return this.d.jobs.run({ kind: 'train', runId, runName: run.name, startedAt: this.now() }, () => this.go(run, o));
+  }
+
+  private async go(run: RunRecord, o: Parameters<TrainService['start']>[1]): Promise<TrainOutcome> {
+    const { iteration, role } = o;
+    const { store } = this.d;
+    const plan = (await this.plan(run.id, iteration))[role];
+    if (plan.blocked) throw new LabError(plan.checkpoint?.status === 'done' ? 'exists' : 'invalid-input', plan.blocked);
+    const config = parseRunConfig(run.config);
+    const it = config.iterations.find((e) => e.iteration === iteration)!;
+    const binding: RoleBinding = it.models[role];
+    const settings = plan.settings;
+    const resuming = plan.checkpoint !== null && plan.entry !== null;
+    const name = plan.adapter;
+
+    const controller = new AbortController();
+    const active: Active = { runId: run.id, iteration, role, controller, state: 'loading' };
+    this.active = active;
+    const onOuterAbort = () => this.pause(run.id);
+    o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    const tell = (state: TrainLiveState, step: number, totalSteps: number) => this.listener.state(run.id, { iteration, role, state, step, totalSteps });
+    try {
+      tell('loading', plan.checkpoint?.step ?? 0, plan.checkpoint?.totalSteps ?? 0);
+      const host = await this.d.models.trainable(binding, role, { signal: controller.signal, onProgress: o.onProgress });
+      const { training } = host;
+
+      // The data, as token sequences; longer than the limit: left out and counted.
+      const limit = Math.min(settings.maxTokens > 0 ? settings.maxTokens : Infinity, training.contextLength);
+      const fits = (seq: TrainSequence) => {
+        try {
+          checkLength(seq, limit, 'An example');
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const data = await this.data(run.id, iteration, role);
+      let task: TrainTask;
+      let examples: number;
+      let tooLong: number;
+      // The adapter this one starts from (resume: the one it started from), and its weights.
+      const from = resuming ? await this.adapterByName(run.id, role, plan.entry!.from) : plan.previous && settings.init === 'previous' ? await this.adapterByName(run.id, role, plan.previous) : null;
+      const reference = role === 'actor' && (settings as ActorTrainSettings).reference === 'previous' && from ? from.name : null;
+      if (role === 'actor') {
+        const s = settings as ActorTrainSettings;
+        const pairs: EncodedPair[] = pairsFromRecords(data.pairs).map((p) => encodePair(training.tokenizer, p));
+        const kept = pairs.filter((p) => fits(p.chosen) && fits(p.rejected));
+        task = { kind: 'dpo', pairs: kept, beta: s.beta, ftx: s.ftx, reference };
+        examples = kept.length;
+        tooLong = pairs.length - kept.length;
+      } else {
+        const chats = chatsFromRecords(data.rft).map((c) => encodeChat(training.tokenizer, c));
+        const kept = chats.filter(fits);
+        task = { kind: 'sft', chats: kept };
+        examples = kept.length;
+        tooLong = chats.length - kept.length;
+      }
+      if (examples === 0) throw new LabError('invalid-input', `Every example is longer than ${limit} tokens. Raise the length limit, or exclude the long ones in Pairs.`);
+
+      const initial = from ? cloneAdapter(from, name) : createAdapter(name, training.config, { rank: settings.rank, alpha: settings.alpha, rslora: settings.rslora, targets: settings.targets }, { seed: settings.seed });
+      await host.engine.setAdapter(initial);
+      if (reference) await host.engine.setAdapter(from!);
+
+      const engine = training.trainEngine({ recompute: settings.recompute });
+      let pending: StepMetrics[] = [];
+      let lastFlush = 0;
+      let last: StepMetrics | null = null;
+      const flush = () => {
+        if (pending.length) this.listener.steps(run.id, iteration, role, pending, engine.memory());
+        pending = [];
+        lastFlush = this.now();
+      };
+      const trainer = new Trainer({
+        engine,
+        adapter: name,
+        task,
+        settings: trainerSettings(settings),
+        persistence: { store, runId: run.id, iteration, role },
+        signal: controller.signal,
+        onStep: (m) => {
+          last = m;
+          pending.push(m);
+          if (active.state === 'loading') {
+            active.state = 'training';
+            tell('training', m.step, m.totalSteps);
+          }
+          if (this.now() - lastFlush >= (this.d.throttleMs ?? 150)) flush();
+        },
+      });
+      const entry: TrainEntry = {
+        status: 'training',
+        adapter: name,
+        from: from?.name ?? null,
+        reference,
+        base: binding.kind === 'lab' ? modelKey(binding.model) : describeBinding(binding),
+        engine: this.d.models.engineKind.name,
+        lora: adapterSettings(initial),
+        settings,
+        examples,
+        excluded: data.excluded,
+        tooLong,
+        duplicates: data.duplicates,
+        step: plan.checkpoint?.step ?? 0,
+        totalSteps: trainer.totalSteps,
+        startedAt: plan.entry?.startedAt ?? this.now(),
+        updatedAt: this.now(),
+      };
+      await this.saveEntry(run.id, iteration, role, entry);
+      if (active.state === 'loading' && !controller.signal.aborted) {
+        active.state = 'training';
+        tell('training', entry.step, entry.totalSteps);
+      }
+
+      let state: TrainStatus;
+      try {
+        const result = await trainer.run();
+        state = 'done';
+        entry.step = result.steps;
+        entry.finishedAt = this.now();
+        delete entry.error;
+      } catch (e) {
+        state = isCancelled(e) ? 'paused' : 'failed';
+        if (state === 'failed') {
+          const w = toWireError(e);
+          entry.error = { kind: w.kind, message: w.message };
+        } else delete entry.error;
+        entry.step = (await store.get('adapters', run.id, checkpointId(iteration, role)))?.step ?? 0;
+      } finally {
+        flush();
+        entry.peakBytes = engine.memory()?.peakBytes ?? null;
+        engine.release();
+      }
+      entry.status = state;
+      const lastStep: StepMetrics | null = last;
+      if (lastStep) entry.last = numbers(lastStep);
+      const saved = await this.saveEntry(run.id, iteration, role, entry);
+      active.state = state;
+      tell(state, entry.step, entry.totalSteps);
+      return { state, entry, run: saved };
+    } catch (e) {
+      // Could not start: the history stays as it was (the page hears the error).
+      if (isCancelled(e)) throw new LabError('cancelled', 'Cancelled while loading the model.');
+      throw e;
+    } finally {
+      o.signal?.removeEventListener('abort', onOuterAbort);
+      this.active = null;
+    }
+  }
+
+  /**
+   * Deletes one role's training of an iteration (its adapter or checkpoint, and its logs), so it
+   * can be trained again with other settings or data. Refused for an adapter a later self-play
+   * iteration used: that iteration's history names it.
+   */
+  async discard(runId: string, iteration: number, role: Role): Promise<void> {
+    if (this.d.jobs.current?.runId === runId) throw new LabError('busy', 'This run is busy; pause the running job first.');
+    const run = await this.d.store.getRun(runId);
+    const config = parseRunConfig(run.config);
+    const name = adapterName(role, iteration);
+    const user = config.iterations.find((e) => e.adapters[role] === name);
+    if (user) {
+      throw new LabError('invalid-input', `Self-play of iteration ${user.iteration} used ${name}; its trees and pairs came from it, so it is kept. Start a new run to try other training settings from here.`);
+    }
+    await this.d.store.delete('adapters', runId, checkpointId(iteration, role));
+    for (const r of await this.d.store.list('trainLogs', runId)) if (r.iteration === iteration && r.role === role) await this.d.store.delete('trainLogs', runId, r.id);
+    const it = config.iterations.find((e) => e.iteration === iteration);
+    if (it?.training?.[role]) {
+      const training = { ...it.training };
+      delete training[role];
+      await this.writeIteration(runId, iteration, (e) => ({ ...e, training }));
+    }
+  }
+
+  /**
+   * Trainings left "training" by a reload or crash (nothing runs them now) become paused, with
+   * the step of their last checkpoint: a start resumes them.
+   */
+  async recoverInterrupted(): Promise<void> {
+    for (const run of await this.d.store.listRuns()) {
+      const config = parseRunConfig(run.config);
+      const stale = config.iterations.flatMap((e) => (['actor', 'refiner'] as const).filter((r) => e.training?.[r]?.status === 'training').map((r) => [e.iteration, r] as const));
+      if (stale.length === 0 || (await this.d.jobs.isHeldAnywhere(run.id))) continue;
+      for (const [iteration, role] of stale) {
+        const rec = await this.d.store.get('adapters', run.id, checkpointId(iteration, role));
+        await this.writeIteration(run.id, iteration, (e) => ({ ...e, training: { ...e.training, [role]: { ...e.training![role]!, status: 'paused', step: rec?.step ?? 0 } } }));
+      }
+    }
+  }
+
+  // ---- exports -------------------------------------------------------------------------------
+
+  /**
+   * A role's adapter of an iteration as files: PEFT's adapter_config.json and
+   * adapter_model.safetensors (put both in one folder for PeftModel.from_pretrained), or the
+   * base with the adapter merged in as a Hugging Face checkpoint (config.json, model.safetensors).
+   */
+  async exportAdapter(runId: string, iteration: number, role: Role, kind: 'peft' | 'merged', opts: { signal?: AbortSignal; onProgress?: (p: { label: string; done: number; total?: number }) => void } = {}): Promise<ExportFile[]> {
+    const rec = await this.d.store.get('adapters', runId, checkpointId(iteration, role));
+    if (!rec) throw new LabError('not-found', `No ${role} adapter has been trained on iteration ${iteration}.`);
+    const { adapter } = recordToState(rec);
+    const config = parseRunConfig((await this.d.store.getRun(runId)).config);
+    const binding = config.iterations.find((e) => e.iteration === iteration)?.models[role] ?? config.models[role];
+    const files =
+      kind === 'peft'
+        ? exportPeft(adapter, { baseModel: binding.kind === 'lab' && binding.model.type === 'hub' ? binding.model.repo : undefined })
+        : mergedCheckpoint((await this.d.models.trainable(binding, role, opts)).training.weights, adapter);
+    return Object.entries(files).map(([fileName, bytes]) => ({
+      fileName,
+      blob: new Blob([bytes as Uint8Array<ArrayBuffer>], { type: fileName.endsWith('.json') ? 'application/json' : 'application/octet-stream' }),
+      count: 1,
+    }));
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  /** An iteration's records for a role: what training uses and what it leaves out. */
+  private async data(runId: string, iteration: number, role: Role) {
+    if (role === 'actor') {
+      const pairs = (await this.d.store.list('pairs', runId)).filter((p) => p.iteration === iteration);
+      const kept = pairs.filter((p) => !p.excluded);
+      return { pairs: kept, rft: [], total: pairs.length, excluded: pairs.length - kept.length, duplicates: 0, examples: kept.length };
+    }
+    const rft = (await this.d.store.list('rft', runId)).filter((r) => r.iteration === iteration);
+    const excluded = rft.filter((r) => r.excluded).length;
+    const assembled = assembleRftDataset(rft);
+    return { pairs: [], rft: assembled, total: rft.length, excluded, duplicates: rft.length - excluded - assembled.length, examples: assembled.length };
+  }
+
+  private async adapterByName(runId: string, role: Role, name: string | null): Promise<LoraAdapter | null> {
+    const m = name ? /-it(\d+)$/.exec(name) : null;
+    if (!m) return null;
+    const rec = await this.d.store.get('adapters', runId, checkpointId(Number(m[1]), role));
+    if (!rec) throw new LabError('not-found', `The ${role} adapter ${name} this training started from is gone; discard this training and start again.`);
+    return recordToState(rec).adapter;
+  }
+
+  private saveEntry(runId: string, iteration: number, role: Role, entry: TrainEntry): Promise<RunRecord> {
+    entry.updatedAt = this.now();
+    return this.writeIteration(runId, iteration, (e) => ({ ...e, training: { ...e.training, [role]: structuredClone(entry) } }));
+  }
+
+  /** Rewrites one iteration entry of the run's history (re-read first: Setup may have changed meanwhile). */
+  private async writeIteration(runId: string, iteration: number, change: (e: IterationEntry) => IterationEntry): Promise<RunRecord> {
+    const run = await this.d.store.getRun(runId);
+    const iterations = parseRunConfig(run.config).iterations.map((e) => (e.iteration === iteration ? change(e) : e));
+    const saved = await this.d.store.updateRun(runId, { config: { ...run.config, iterations } });
+    this.listener.run(saved);
+    return saved;
+  }
+}
+
+function summarize(r: AdapterRecord): AdapterSummary {
+  const c = r.config as Record<string, unknown>;
+  const shapes = (c.shapes ?? {}) as Record<string, [number, number]>;
+  return {
+    id: r.id,
+    iteration: r.iteration,
+    role: r.role,
+    name: String(c.name),
+    status: c.status === 'done' ? 'done' : 'training',
+    step: r.step,
+    totalSteps: Number(c.totalSteps),
+    savedAt: r.createdAt,
+    rank: Number(c.rank),
+    alpha: Number(c.alpha),
+    rslora: Boolean(c.rslora),
+    targets: (c.targets as string[]) ?? [],
+    parameters: Object.values(shapes).reduce((n, [a, b]) => n + a * b, 0),
+  };
+}
+
+function numbers(m: StepMetrics): Record<string, number> {
+  return Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>;
+}
