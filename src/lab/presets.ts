@@ -49,8 +49,8 @@ export function tinyDemoSpar(): SparConfig {
  */
 export function tinyDemoTrain(): TrainConfig {
   const d = defaultTrainConfig();
-  const fast = { lr: 5e-3, batchSize: 2, warmupRatio: 0, checkpointEvery: 2 };
-  return { actor: { ...d.actor, ...fast, epochs: 3 }, refiner: { ...d.refiner, ...fast, epochs: 1 } };
+  const fast = { lr: 5e-3, batchSize: 1, warmupRatio: 0, checkpointEvery: 2 };
+  return { actor: { ...d.actor, ...fast, epochs: 3 }, refiner: { ...d.refiner, ...fast, epochs: 2 } };
 }
 
 export function paperSpar(): SparConfig {

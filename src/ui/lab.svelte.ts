@@ -13,11 +13,13 @@ import type { TreeSummary } from '../lab/browse';
 import type { ModelSummary } from '../lab/models';
 import type { ExportKind } from '../lab/exports';
 import type { SelfPlayState, SelfPlayStats } from '../lab/selfplay';
+import type { TrainLiveState, TrainMemory } from '../lab/train';
+import type { StepMetrics } from '../engine/train/trainer';
 import type { CallPurpose } from '../spar/calls';
 import type { LabEvent, Method, Params, Progress, Result } from '../../workers/protocol';
 import { LabClient } from '../../workers/rpc';
 import { startWebLlmWorker, type WebLlmLoadProgress } from '../../workers/webllm-link';
-import { parseRunConfig, webLlmIds } from '../lab/run-config';
+import { parseRunConfig, webLlmIds, type Role } from '../lab/run-config';
 import type { WebLlmStatus } from '../lab/webllm-host';
 import { buildCatalog, type CatalogEntry } from '../models/catalog';
 import type { ModelDetails, StoredModel } from '../models/model-cache';
@@ -41,6 +43,16 @@ export interface LiveSelfPlay {
   text: { promptId: string; purpose: CallPurpose; text: string } | null;
   /** Finished instructions of this session, newest first. */
   trees: TreeSummary[];
+}
+
+/** What the page knows about a run's training right now. */
+export interface LiveTraining {
+  iteration: number;
+  role: Role;
+  state: TrainLiveState;
+  step: number;
+  totalSteps: number;
+  memory: TrainMemory | null;
 }
 
 export interface CallOptions {
@@ -67,6 +79,13 @@ class Lab {
   details = $state<Record<string, ModelDetails | 'failed'>>({});
   /** Self-play state per run id. */
   live = $state<Record<string, LiveSelfPlay>>({});
+  /** Training state per run id. */
+  training = $state<Record<string, LiveTraining>>({});
+  /**
+   * Steps streamed in this session per run id, for the training now (the Train view adds the
+   * stored log). Raw state, replaced on each event: thousands of points need no deep reactivity.
+   */
+  trainSteps = $state.raw<Record<string, StepMetrics[]>>({});
   /** Bumped whenever a run's stored results change (views reload what they show). */
   revision = $state<Record<string, number>>({});
 
@@ -194,7 +213,7 @@ class Lab {
 
   /** Any protocol method; on failure shows the error and resolves null. */
   async call<M extends Method>(method: M, params: Params<M>, opts: CallOptions = {}): Promise<Result<M> | null> {
-    if (method === 'selfplay.start' || method === 'eval.run') await this.webLlmFor((params as Params<'eval.run'>).runId);
+    if (method === 'selfplay.start' || method === 'eval.run' || method === 'train.start') await this.webLlmFor((params as Params<'eval.run'>).runId);
     const run = async (onProgress?: (p: Progress) => void) =>
       this.client.call(method, params, {
         signal: opts.signal,
@@ -304,6 +323,41 @@ class Lab {
     await this.call('selfplay.cancel', { runId });
   }
 
+  /** Trains (or resumes) one role on one iteration's data; resolves when it stops (done, paused, failed). */
+  async startTraining(runId: string, iteration: number, role: Role): Promise<void> {
+    this.training[runId] = { iteration, role, state: 'loading', step: 0, totalSteps: 0, memory: null };
+    this.trainSteps = { ...this.trainSteps, [runId]: [] };
+    const out = await this.call('train.start', { runId, iteration, role });
+    const live = this.training[runId];
+    if (out) {
+      live.state = out.state;
+      live.step = out.entry.step;
+      live.totalSteps = out.entry.totalSteps;
+      if (out.state === 'failed' && out.entry.error) this.error = new LabError(out.entry.error.kind as LabError['kind'], out.entry.error.message);
+    } else delete this.training[runId];
+    this.bump(runId);
+    await this.refreshModels();
+    await this.refreshRuns();
+  }
+
+  async pauseTraining(runId: string): Promise<void> {
+    await this.call('train.pause', { runId });
+  }
+
+  async discardTraining(runId: string, iteration: number, role: Role): Promise<boolean> {
+    const ok = (await this.call('train.discard', { runId, iteration, role })) !== null;
+    if (ok && this.training[runId]?.iteration === iteration && this.training[runId]?.role === role) delete this.training[runId];
+    this.bump(runId);
+    return ok;
+  }
+
+  /** Downloads an adapter: PEFT's two files, or the base with it merged in. */
+  async exportAdapter(runId: string, iteration: number, role: Role, kind: 'peft' | 'merged'): Promise<boolean> {
+    const files = await this.call('exports.adapter', { runId, iteration, role, kind }, { task: kind === 'peft' ? 'Preparing the PEFT adapter' : 'Merging the adapter into the base' });
+    for (const f of files ?? []) download(f.blob, f.fileName);
+    return files !== null;
+  }
+
   /** Marks a run's results as changed, so views showing them reload. */
   bump(runId: string): void {
     this.revision[runId] = (this.revision[runId] ?? 0) + 1;
@@ -343,6 +397,32 @@ class Lab {
       case 'selfplay.text': {
         const live = this.live[ev.runId];
         if (live) live.text = { promptId: ev.promptId, purpose: ev.purpose, text: ev.text };
+        break;
+      }
+      case 'train.state': {
+        const p = ev.progress;
+        const live = this.training[ev.runId];
+        const same = live && live.iteration === p.iteration && live.role === p.role;
+        if (!same) this.trainSteps = { ...this.trainSteps, [ev.runId]: [] };
+        const next = same ? live : (this.training[ev.runId] = { iteration: p.iteration, role: p.role, state: p.state, step: 0, totalSteps: 0, memory: null });
+        next.state = p.state;
+        if (p.totalSteps) {
+          next.step = p.step;
+          next.totalSteps = p.totalSteps;
+        }
+        break;
+      }
+      case 'train.steps': {
+        let live = this.training[ev.runId];
+        if (!live || live.iteration !== ev.iteration || live.role !== ev.role) {
+          live = this.training[ev.runId] = { iteration: ev.iteration, role: ev.role, state: 'training', step: 0, totalSteps: 0, memory: null };
+          this.trainSteps = { ...this.trainSteps, [ev.runId]: [] };
+        }
+        const last = ev.metrics.at(-1)!;
+        this.trainSteps = { ...this.trainSteps, [ev.runId]: [...(this.trainSteps[ev.runId] ?? []), ...ev.metrics].slice(-5000) };
+        live.step = last.step;
+        live.totalSteps = last.totalSteps;
+        live.memory = ev.memory;
         break;
       }
       case 'webllm.progress':

@@ -8,6 +8,7 @@ export const VIEWS = [
   { id: 'selfplay', title: 'Self-play' },
   { id: 'trees', title: 'Trees' },
   { id: 'pairs', title: 'Pairs' },
+  { id: 'train', title: 'Train' },
   { id: 'evaluate', title: 'Evaluate' },
   { id: 'iterations', title: 'Iterations' },
 ] as const;

@@ -3,8 +3,10 @@ import { readFile } from 'node:fs/promises';
 
 // The whole SPaR experiment in the built app, as a user drives it: a run from the tiny demo
 // preset, built-in instructions, self-play with tiny budgets, a tree with its word diff, pairs,
-// exports checked line by line, an evaluation, and a reload in the middle of a second
-// iteration that resumes without losing or duplicating finished trees. Screenshots of the main
+// exports checked line by line, an evaluation of M0, DPO steps for the actor and SFT steps for
+// the refiner with their PEFT adapter checked, an evaluation of M1 with inference-time
+// refinement, and the second iteration's self-play with the trained adapters, reloaded in the
+// middle and resumed without losing or duplicating finished trees. Screenshots of the main
 // screens go to docs/screenshots/ for the README.
 
 test.setTimeout(240_000);
@@ -16,9 +18,36 @@ async function downloaded(page: Page, click: () => Promise<void>): Promise<{ nam
   return { name: d.suggestedFilename(), text: await readFile(await d.path(), 'utf8') };
 }
 
+/** Every download one click starts (PEFT adapters come as two files). */
+async function downloadedAll(page: Page, count: number, click: () => Promise<void>): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const got: Promise<void>[] = [];
+  const done = new Promise<void>((resolve) => {
+    const on = (d: Download) => {
+      got.push(d.path().then(async (p) => void files.set(d.suggestedFilename(), await readFile(p))));
+      if (got.length === count) {
+        page.off('download', on);
+        resolve();
+      }
+    };
+    page.on('download', on);
+  });
+  await click();
+  await done;
+  await Promise.all(got);
+  return files;
+}
+
+/** A safetensors file's header: tensor name → dtype, shape and byte range. */
+function safetensorsHeader(buf: Buffer): Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> {
+  const n = Number(buf.readBigUInt64LE(0));
+  const { __metadata__: _m, ...tensors } = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+  return tensors;
+}
+
 const jsonl = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l));
 
-test('tiny demo: self-play, trees, pairs, exports, evaluation, reload and resume', async ({ page }) => {
+test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the next iteration with the adapters, reload and resume', async ({ page }) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
 
@@ -110,8 +139,8 @@ test('tiny demo: self-play, trees, pairs, exports, evaluation, reload and resume
     expect(trees.trees.some((t: { data: { tree: { nodes: unknown[] } | null } }) => (t.data.tree?.nodes.length ?? 0) > 1)).toBe(true);
   });
 
-  await test.step('evaluate the actor and score the judge', async () => {
-    await page.keyboard.press('6');
+  await test.step('evaluate the actor M0 and score the judge', async () => {
+    await page.keyboard.press('7');
     await page.getByLabel('Prompts', { exact: true }).fill('3');
     await page.getByLabel('Prompts', { exact: true }).press('Tab');
     await page.getByTestId('eval-run').click();
@@ -120,19 +149,78 @@ test('tiny demo: self-play, trees, pairs, exports, evaluation, reload and resume
     await expect(page.getByTestId('eval-breakdown').locator('tbody tr').first()).toBeVisible();
     await page.getByTestId('judge-run').click();
     await expect(page.getByTestId('judge-result')).toContainText('accuracy (iteration 0)');
+  });
+
+  await test.step('train the actor (DPO) and the refiner (SFT) on iteration 0; export the PEFT adapter', async () => {
+    await page.keyboard.press('6');
+    await expect(page.getByRole('tab', { name: /Train/ })).toHaveAttribute('aria-selected', 'true');
+    const actor = page.getByTestId('train-actor');
+    await expect(actor).toContainText('→ actor-it0 (M1)');
+    await expect(actor).toContainText('Starts from: a fresh adapter');
+    await expect(actor).toContainText('DPO reference: the base with the adapter switched off');
+    await actor.getByTestId('train-actor-start').click();
+    await expect(actor.getByTestId('train-actor-state')).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+    await expect(actor.getByTestId('train-actor-state')).toContainText(/step (\d+) of \1/);
+    await expect(actor.getByRole('img', { name: 'Reward margin' })).toBeVisible();
+    await expect(actor.getByTestId('train-actor-metrics')).toContainText(/Reward accuracy\s*\d+%/);
+    await expect(actor.getByTestId('train-actor-memory')).toContainText(/peak \d/);
+    const refiner = page.getByTestId('train-refiner');
+    await refiner.getByTestId('train-refiner-start').click();
+    await expect(refiner.getByTestId('train-refiner-state')).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+    await expect(refiner.getByRole('img', { name: 'Loss' })).toBeVisible();
+    await expect(page.getByTestId('checkpoint-row')).toHaveCount(2);
+    await shot(page, 'train');
+
+    const peft = await downloadedAll(page, 2, () => actor.getByTestId('export-peft-actor').click());
+    const config = JSON.parse(peft.get('adapter_config.json')!.toString('utf8'));
+    expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 8, lora_alpha: 16, use_rslora: false, bias: 'none', target_modules: ['q_proj', 'v_proj'] });
+    const weights = peft.get('adapter_model.safetensors')!;
+    const tensors = safetensorsHeader(weights);
+    // The tiny model: 2 layers, hidden 64, 4 heads of 16, 2 KV heads (v_proj out 32).
+    const want: Record<string, number[]> = {};
+    for (const l of [0, 1]) {
+      want[`base_model.model.model.layers.${l}.self_attn.q_proj.lora_A.weight`] = [8, 64];
+      want[`base_model.model.model.layers.${l}.self_attn.q_proj.lora_B.weight`] = [64, 8];
+      want[`base_model.model.model.layers.${l}.self_attn.v_proj.lora_A.weight`] = [8, 64];
+      want[`base_model.model.model.layers.${l}.self_attn.v_proj.lora_B.weight`] = [32, 8];
+    }
+    expect(Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.shape]))).toEqual(want);
+    const header = 8 + Number(weights.readBigUInt64LE(0));
+    for (const t of Object.values(tensors)) {
+      expect(t.dtype).toBe('F32');
+      expect(t.data_offsets[1] - t.data_offsets[0]).toBe(4 * t.shape[0] * t.shape[1]);
+    }
+    // Trained: lora_B moved away from PEFT's zero init.
+    const b = tensors['base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight'].data_offsets;
+    const values = new Float32Array(weights.buffer.slice(weights.byteOffset + header + b[0], weights.byteOffset + header + b[1]));
+    expect(values.some((x) => x !== 0)).toBe(true);
+  });
+
+  await test.step('evaluate M1 (the trained actor), then with inference-time refinement', async () => {
+    await page.keyboard.press('7');
+    await page.getByTestId('eval-run').click();
+    await expect(page.getByTestId('eval-model')).toContainText('M1 = the base + actor-it0', { timeout: 60_000 });
+    await expect(page.getByRole('img', { name: 'IFEval accuracy of M0, M1, …' }).locator('polyline').first()).toHaveAttribute('points', /^\S+ \S+$/); // M0 and M1
+    await page.getByTestId('eval-refine').check();
+    await expect(page.getByLabel('Node budget')).toBeEnabled(); // saved in the run's settings
+    await page.getByTestId('eval-run').click();
+    await expect(page.getByTestId('eval-refined')).toContainText('With inference-time refinement by R1 (refiner-it0)', { timeout: 60_000 });
+    await expect(page.getByTestId('eval-model')).toContainText('M1 = the base + actor-it0');
+    await expect(page.getByRole('img', { name: 'IFEval accuracy of M0, M1, …' })).toBeVisible();
     await shot(page, 'evaluate');
   });
 
-  await test.step('reload in the middle of iteration 1, then resume: nothing lost, nothing duplicated', async () => {
+  await test.step('the next iteration with the trained adapters: reload in the middle, then resume; nothing lost, nothing duplicated', async () => {
     await page.keyboard.press('2');
     const gen = page.getByRole('form', { name: 'Built-in instructions' });
     await gen.getByLabel('How many').fill('4');
     await gen.getByLabel('Seed').fill('2');
     await gen.getByRole('button', { name: 'Add instructions' }).click();
     await expect(page.getByTestId('add-result')).toContainText('added 4');
-    await page.keyboard.press('3');
-    await expect(page.getByTestId('selfplay-start')).toHaveText('Start iteration 1');
-    await page.getByTestId('selfplay-start').click();
+    await page.keyboard.press('8');
+    await expect(page.getByTestId('next-adapters')).toHaveText('Iteration 1 will use the actor actor-it0 (M1) and the refiner refiner-it0 (R1).');
+    await page.getByTestId('next-iteration').click();
+    await expect(page.getByRole('tab', { name: /Self-play/ })).toHaveAttribute('aria-selected', 'true');
     await expect(page.getByTestId('selfplay-count')).toHaveText(/^[1-5] \/ 7$/, { timeout: 60_000 });
     await shot(page, 'selfplay');
     await page.reload();
@@ -164,8 +252,11 @@ test('tiny demo: self-play, trees, pairs, exports, evaluation, reload and resume
     // The trees finished before the reload are the same records, not recomputed.
     for (const t of before) expect(after.find((a) => a.id === t.id)?.finishedAt).toBe(t.finishedAt);
 
-    await page.keyboard.press('7');
+    await page.keyboard.press('8');
     await expect(page.getByTestId('iteration-row')).toHaveCount(2);
+    await expect(page.getByTestId('iteration-models').nth(1)).toContainText('M1: lab engine · tiny-1 · actor (actor-it0)');
+    await expect(page.getByTestId('iteration-models').nth(1)).toContainText('R1: lab engine · tiny-1 · refiner (refiner-it0)');
+    await expect(page.getByTestId('iteration-training').first()).toContainText('M1 = actor-it0');
     await shot(page, 'iterations');
   });
 
@@ -178,8 +269,11 @@ test('keyboard: view shortcuts, the help dialog closes with Esc, large text', as
   await page.getByLabel('New run').press('Enter');
   await page.getByTestId('run-row').filter({ hasText: 'Keys' }).getByRole('link', { name: 'Keys' }).click();
   await expect(page.getByRole('tab', { name: /Setup/ })).toHaveAttribute('aria-selected', 'true');
-  await page.keyboard.press('7');
+  await page.keyboard.press('8');
   await expect(page.getByRole('tab', { name: /Iterations/ })).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press('6');
+  await expect(page.getByRole('tab', { name: /Train/ })).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press('8');
   await page.getByRole('tab', { name: /Iterations/ }).focus();
   await page.keyboard.press('ArrowLeft');
   await expect(page.getByRole('tab', { name: /Evaluate/ })).toBeFocused();

@@ -111,7 +111,7 @@ describe('training service (CPU reference engine)', () => {
     expect(plan.actor).toMatchObject({ adapter: 'actor-it0', total: pairs, excluded: 0, examples: pairs, previous: null, checkpoint: null, blocked: null });
     expect(plan.refiner.total).toBe(rft.length);
     expect(plan.refiner.examples + plan.refiner.duplicates).toBe(rft.length);
-    expect(plan.actor.settings).toMatchObject({ lr: 5e-3, batchSize: 2, beta: 0.1, ftx: 0.1, reference: 'base', init: 'previous' });
+    expect(plan.actor.settings).toMatchObject({ lr: 5e-3, batchSize: 1, beta: 0.1, ftx: 0.1, reference: 'base', init: 'previous' });
     await expect(lab.train.plan(run.id, 1)).rejects.toMatchObject({ kind: 'not-found' });
 
     // An excluded pair is left out; a role served by web-llm cannot train.
@@ -133,7 +133,7 @@ describe('training service (CPU reference engine)', () => {
     expect(actor.state).toBe('done');
     const pairs = (await store.list('pairs', run.id)).length;
     expect(actor.entry).toMatchObject({ status: 'done', adapter: 'actor-it0', from: null, reference: null, base: 'tiny:1', engine: 'CPU reference engine', examples: pairs, tooLong: 0, lora: { rank: 8, alpha: 16, targets: ['q', 'v'] } });
-    expect(actor.entry.totalSteps).toBe(3 * Math.ceil(pairs / 2));
+    expect(actor.entry.totalSteps).toBe(3 * pairs);
     expect(actor.entry.step).toBe(actor.entry.totalSteps);
     expect(Object.keys(actor.entry.last!)).toEqual(expect.arrayContaining(['loss', 'rewardMargin', 'rewardAccuracy', 'gradNorm', 'tokensPerSec', 'lr']));
     // Every step streamed once, in order; every step logged.
@@ -191,11 +191,8 @@ describe('training service (CPU reference engine)', () => {
 
   it('pauses, and after a reload resumes from the checkpoint to the same adapter as without a pause', async () => {
     const whole = await twin(shared, run.id);
-    // One pair per step: more steps to pause in.
-    const raw = await whole.store.getRun(run.id);
-    const train = parseRunConfig(raw.config).train;
     const iterationsNow = (await iterations(whole.store, run.id)).slice(0, 1).map(({ training: _t, ...e }) => e);
-    await whole.store.updateRun(run.id, { config: { ...applyConfigPatch(raw.config, { train: { ...train, actor: { ...train.actor, batchSize: 1 } } }), iterations: iterationsNow } });
+    await whole.store.updateRun(run.id, { config: { ...(await whole.store.getRun(run.id)).config, iterations: iterationsNow } });
     const want = await whole.lab.train.start(run.id, { iteration: 0, role: 'actor' });
     expect(want.entry.totalSteps).toBeGreaterThan(3);
 
@@ -229,10 +226,10 @@ describe('training service (CPU reference engine)', () => {
     const cleared = (await iterations(w.store, run.id)).slice(0, 1).map(({ training: _t, ...e }) => e);
     await w.store.updateRun(run.id, { config: { ...(await w.store.getRun(run.id)).config, iterations: cleared } });
     const out = await w.lab.train.start(run.id, { iteration: 0, role: 'actor' });
-    // Batch 2 with micro-batch 1: the 3rd micro-batch is step 2's first.
-    expect(out.entry).toMatchObject({ status: 'failed', step: 1, error: { kind: 'nan', message: expect.stringContaining('step 2') } });
+    // One pair per step: the 3rd micro-batch is step 3.
+    expect(out.entry).toMatchObject({ status: 'failed', step: 2, error: { kind: 'nan', message: expect.stringContaining('step 3') } });
     const rec = (await w.store.get('adapters', run.id, '0:actor'))!;
-    expect(rec).toMatchObject({ step: 1, config: { status: 'training' } });
+    expect(rec).toMatchObject({ step: 2, config: { status: 'training' } });
     expect(await w.lab.train.latest(run.id, 'actor', 1)).toBeNull();
     await w.lab.train.discard(run.id, 0, 'actor');
     expect(await w.store.get('adapters', run.id, '0:actor')).toBeUndefined();
