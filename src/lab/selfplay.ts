@@ -40,13 +40,14 @@ export interface SelfPlayListener {
 
 /**
  * Adapters from training: the newest adapter of a role trained on an iteration before
- * `before`. Iteration t's self-play uses the adapters trained on iteration t-1's data.
+ * `before`. Iteration t's self-play uses the adapters trained on iteration t-1's data. The lab
+ * wires the training service's (train.ts, from the stored adapters).
  */
 export interface AdapterSource {
   latest(runId: string, role: Role, before: number): Promise<{ adapter: LoraAdapter; trainedOn: number } | null>;
 }
 
-/** Until training exists: every iteration uses the base models. */
+/** No adapters: every iteration uses the base models (services built without training, tests). */
 export const NO_ADAPTERS: AdapterSource = { latest: async () => null };
 
 export interface SelfPlayOutcome {

@@ -194,6 +194,16 @@ test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the nex
     const b = tensors['base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight'].data_offsets;
     const values = new Float32Array(weights.buffer.slice(weights.byteOffset + header + b[0], weights.byteOffset + header + b[1]));
     expect(values.some((x) => x !== 0)).toBe(true);
+
+    // The whole run archive carries both adapters and every step's log.
+    await page.keyboard.press('5');
+    const archive = JSON.parse((await downloaded(page, () => page.getByRole('button', { name: 'Whole run archive' }).click())).text);
+    expect(archive.records.adapters.map((a: { id: string; config: { status: string } }) => [a.id, a.config.status])).toEqual([
+      ['0:actor', 'done'],
+      ['0:refiner', 'done'],
+    ]);
+    const steps = archive.records.adapters.reduce((n: number, a: { step: number }) => n + a.step, 0);
+    expect(archive.records.trainLogs).toHaveLength(steps);
   });
 
   await test.step('evaluate M1 (the trained actor), then with inference-time refinement', async () => {

@@ -31,9 +31,21 @@ const quiet = { progress() {}, tree() {}, text() {}, run() {} };
 const locks = navigator.locks as unknown as LocksLike;
 
 describe('lab services in the browser', () => {
-  it('runs a tiny-demo iteration on the WebGPU engine into IndexedDB, browses, exports and evaluates it', async () => {
+  it('runs a tiny-demo iteration on the WebGPU engine into IndexedDB, browses, exports, evaluates, trains (paused, then resumed after a reload)', async () => {
     const store = await open();
-    const lab = createLab(store, { models: new ModelHost({ engine: WEBGPU_ENGINE }), listener: quiet, locks });
+    const holder: { lab?: ReturnType<typeof createLab> } = {};
+    const steps: number[] = [];
+    const trainListener = {
+      steps: (runId: string, _i: number, _r: string, metrics: { step: number }[]) => {
+        for (const m of metrics) {
+          steps.push(m.step);
+          if (m.step === 2) holder.lab!.train.pause(runId);
+        }
+      },
+      state() {},
+      run() {},
+    };
+    const lab = (holder.lab = createLab(store, { models: new ModelHost({ engine: WEBGPU_ENGINE }), listener: quiet, trainListener, locks, throttleMs: 0 }));
     const run = await store.createRun({ name: 'gpu demo', config: applyConfigPatch({}, presetPatch('tiny-demo')) });
     await lab.prompts.generate(run.id, { count: 2, seed: 1, maxConstraints: 1 });
     const out = await lab.selfplay.start(run.id);
@@ -51,6 +63,29 @@ describe('lab services in the browser', () => {
     const ev = await lab.evals.evaluateActor(run.id, { settings: { set: { source: 'generated', count: 2, seed: 1000 }, temperature: 0, topP: 1, maxTokens: 16, seed: 0 } });
     expect(ev.summary.prompts).toBe(2);
     expect(await store.get('evals', run.id, ev.id)).toMatchObject({ kind: 'ifeval', iteration: 0 });
+
+    // DPO on the GPU engine, paused at step 2 (a checkpoint).
+    const pairs = (await lab.train.plan(run.id, 0)).actor.examples;
+    expect(pairs).toBeGreaterThan(0); // 3 epochs of one pair per step: 3 steps or more
+    const first = await lab.train.start(run.id, { iteration: 0, role: 'actor' });
+    expect(first.entry).toMatchObject({ status: 'paused', step: 2, totalSteps: 3 * pairs, engine: 'WebGPU engine' });
+    expect(first.entry.peakBytes).toBeGreaterThan(0);
+    expect(steps).toEqual([1, 2]);
+
+    // A reload: the same database opened again, a new model host (the model loads again).
+    store.close();
+    const again = await LabStore.open(store.name);
+    opened.push(again);
+    const reloaded = createLab(again, { models: new ModelHost({ engine: WEBGPU_ENGINE }), listener: quiet, locks, throttleMs: 0 });
+    await reloaded.selfplay.recoverInterrupted();
+    await reloaded.train.recoverInterrupted();
+    expect((await reloaded.train.plan(run.id, 0)).actor.checkpoint).toMatchObject({ step: 2, status: 'training' });
+    const done = await reloaded.train.start(run.id, { iteration: 0, role: 'actor' });
+    expect(done.entry).toMatchObject({ status: 'done', step: 3 * pairs });
+    expect((await reloaded.train.logs(run.id, 0, 'actor')).map((l) => l.step)).toEqual(Array.from({ length: 3 * pairs }, (_, i) => i + 1));
+    const trained = (await reloaded.train.latest(run.id, 'actor', 1))!;
+    expect(trained.adapter.name).toBe('actor-it0');
+    expect(trained.adapter.layers[1].v!.b.some((x) => x !== 0)).toBe(true);
   });
 
   it('keeps two tabs off one run with Web Locks; a run another tab is running is not "recovered"', async () => {
