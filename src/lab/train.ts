@@ -327,7 +327,7 @@ export class TrainService implements AdapterSource {
         pending = [];
         lastFlush = this.now();
       };
-      const trainer = new Trainer({
+      const trainer = this.guard(engine, () => new Trainer({
         engine,
         adapter: name,
         task,
@@ -343,7 +343,7 @@ export class TrainService implements AdapterSource {
           }
           if (this.now() - lastFlush >= (this.d.throttleMs ?? 150)) flush();
         },
-      });
+      }));
       const entry: TrainEntry = {
         status: 'training',
         adapter: name,
@@ -362,7 +362,10 @@ export class TrainService implements AdapterSource {
         startedAt: plan.entry?.startedAt ?? this.now(),
         updatedAt: this.now(),
       };
-      await this.saveEntry(run.id, iteration, role, entry);
+      await this.saveEntry(run.id, iteration, role, entry).catch((e) => {
+        engine.release();
+        throw e;
+      });
       if (active.state === 'loading' && !controller.signal.aborted) {
         active.state = 'training';
         tell('training', entry.step, entry.totalSteps);
@@ -469,6 +472,16 @@ export class TrainService implements AdapterSource {
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  /** `fn`'s result; if it throws, the train engine's buffers are freed first. */
+  private guard<T>(engine: { release(): void }, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      engine.release();
+      throw e;
+    }
+  }
 
   /** An iteration's records for a role: what training uses and what it leaves out. */
   private async data(runId: string, iteration: number, role: Role) {
