@@ -326,8 +326,8 @@ export class GpuModel {
     return (head.kind === 'sample' ? new Uint32Array(data) : new Float32Array(data)) as HeadResult<H>;
   }
 
-  /** The recorded program for this batch shape (cached). */
-  private plan(T: number, R: number, head: ForwardHead['kind'], adapters: GpuAdapter[]): Program {
+  /** The recorded program for this batch shape (cached; public for bench/profile.ts). */
+  plan(T: number, R: number, head: ForwardHead['kind'], adapters: GpuAdapter[] = []): Program {
     const key = `${T}/${R}/${head}/${adapters.map((a) => a.adapter.name).join('+')}`;
     const version = `${this.kv.version}/${this.scratch!.rows}/${this.scratch!.loraRank}`;
     const hit = this.plans.get(key);
