@@ -17,7 +17,7 @@
  * outOffset..outOffset+OC), bias [OC] f32.
  */
 import type { Binding, Recorder } from './program';
-import type { GpuLinear, LinearSlice, WeightFormat } from './linear';
+import { PANEL, type GpuLinear, type LinearSlice, type WeightFormat } from './linear';
 import { paramsWgsl, storageWgsl, unroll } from './wgsl';
 
 export interface MatmulOptions {
@@ -33,6 +33,8 @@ export interface MatmulOptions {
   tileRows?: number;
   /** Blocks of 8 outputs per thread (1 or 2); chosen from the tile rows when absent. */
   outputBlocks?: number;
+  /** Threads per workgroup; chosen from the slice width when absent (benchmarks try others). */
+  workgroupSize?: number;
 }
 
 const PARAMS = {
@@ -53,14 +55,14 @@ const PARAMS = {
 const NO = 8;
 
 /**
- * Rows per thread for T rows: the smallest power of two ≥ T up to 8 (decode batches), 16 for
- * longer prefill chunks. Measured on SwiftShader (bench/): 8 × 8 outputs is the best tile for
- * 9..16 rows, 16 × 8 for 64; larger tiles spill, smaller ones read each weight more often.
+ * Rows per thread for T rows: the smallest power of two ≥ T up to 16. Measured on SwiftShader
+ * (bench/explore.ts, weights in panels): a 16 × 8 tile reads each weight once for a decode
+ * batch of 9..16 rows, ~10% less CPU than two 8-row tiles (2× on lm_head-sized matrices before
+ * the panel layout); 16 × 16 spills and loses.
  */
 export function defaultTileRows(T: number): number {
-  if (T > 16) return 16;
   let tm = 1;
-  while (tm < T && tm < 8) tm *= 2;
+  while (tm < T && tm < 16) tm *= 2;
   return tm;
 }
 
@@ -73,9 +75,10 @@ export function matmulForward(rec: Recorder, out: Binding, x: Binding, w: GpuLin
   const quad = rec.gpu.subgroups;
   for (const s of w.slices) {
     // Small slices get small workgroups: more of them to spread over the cores, and (with
-    // quads, where spare threads run on clamped indices) less wasted work.
+    // quads, where spare threads run on clamped indices) less wasted work. 16-row tiles too:
+    // measured up to 2× faster than 64 on decode shapes (load balance over few, long threads).
     const threads = Math.ceil(s.np / (NO * NB));
-    const WG = threads >= 256 ? 64 : 16;
+    const WG = opts.workgroupSize ?? (threads >= 256 && TM < 16 ? 64 : 16);
     rec.dispatch({
       key: `matmul/${w.format}/tm${TM}/nb${NB}/wg${WG}/${bias ? 'bias' : 'nobias'}/${acc ? 'add' : 'set'}/${quad ? 'quad' : 'plain'}`,
       source: () => matmulWgsl(w.format, TM, NB, WG, bias !== null, acc, quad),
@@ -120,6 +123,9 @@ function sliceBindings(x: Binding, s: LinearSlice, bias: Binding | null, out: Bi
  */
 function matmulWgsl(f: WeightFormat, TM: number, NB: number, WG: number, hasBias: boolean, accumulate: boolean, quad: boolean): string {
   const wType = f === 'f32' ? 'vec4f' : f === 'f16' ? 'vec4u' : 'u32';
+  // Words (of wType) per panel row of PANEL outputs, and per block of 8 outputs.
+  const WS = f === 'f32' ? PANEL / 4 : PANEL / 8;
+  const WB = f === 'f32' ? 2 : 1;
   const decls: [string, 'read' | 'read_write', string][] = [
     ['x', 'read', 'f32'],
     ['w', 'read', wType],
@@ -131,14 +137,16 @@ function matmulWgsl(f: WeightFormat, TM: number, NB: number, WG: number, hasBias
   const blocks = (fn: (i: number) => string, sep = '\n  ') => unroll(NB, fn, sep);
   const accs = unroll(TM, (m) => blocks((i) => `var a${m}_${i}_0 = vec4f(0.0); var a${m}_${i}_1 = vec4f(0.0);`, ' '));
   const rows = unroll(TM, (m) => `let xr${m} = min(t0 + ${m}u, P.T - 1u) * P.xStride + P.xOffset;`);
-  // Weights of input k for block i as vec4s lo{i}_{j}, hi{i}_{j}.
+  // Weights of input k for block i as vec4s lo{i}_{j}, hi{i}_{j}; block i starts at word wb{i}
+  // of its panel and a panel row is WS words (linear.ts).
   const loadW = (k: string, i: number, j: number | string): string => {
     const n = `${i}_${j}`;
-    if (f === 'f32') return `let lo${n} = w[(${k}) * wRow + 2u * ob${i}]; let hi${n} = w[(${k}) * wRow + 2u * ob${i} + 1u];`;
+    const at = `(${k}) * ${WS}u + wb${i}`;
+    if (f === 'f32') return `let lo${n} = w[${at}]; let hi${n} = w[${at} + 1u];`;
     if (f === 'f16') {
-      return `let p${n} = w[(${k}) * wRow + ob${i}]; let lo${n} = vec4f(unpack2x16float(p${n}.x), unpack2x16float(p${n}.y)); let hi${n} = vec4f(unpack2x16float(p${n}.z), unpack2x16float(p${n}.w));`;
+      return `let p${n} = w[${at}]; let lo${n} = vec4f(unpack2x16float(p${n}.x), unpack2x16float(p${n}.y)); let hi${n} = vec4f(unpack2x16float(p${n}.z), unpack2x16float(p${n}.w));`;
     }
-    return `let q${n} = vec4u(w[(${k}) * wRow + ob${i}]); let lo${n} = (vec4f((q${n} >> vec4u(0u, 4u, 8u, 12u)) & vec4u(15u)) - 7.0) * s${i}_0; let hi${n} = (vec4f((q${n} >> vec4u(16u, 20u, 24u, 28u)) & vec4u(15u)) - 7.0) * s${i}_1;`;
+    return `let q${n} = vec4u(w[${at}]); let lo${n} = (vec4f((q${n} >> vec4u(0u, 4u, 8u, 12u)) & vec4u(15u)) - 7.0) * s${i}_0; let hi${n} = (vec4f((q${n} >> vec4u(16u, 20u, 24u, 28u)) & vec4u(15u)) - 7.0) * s${i}_1;`;
   };
   // Four inputs k0..k0+3 at once: x as vec4 per row.
   const x4 = (m: number, k: string) =>
@@ -161,15 +169,13 @@ function matmulWgsl(f: WeightFormat, TM: number, NB: number, WG: number, hasBias
     for (; k < ${k1}; k++) {${step1('k')}
     }`;
   let loop: string;
-  if (f === 'f32') loop = `let wRow = P.np / 4u;${kRange('0u', 'P.IC')}`;
-  else if (f === 'f16') loop = `let wRow = P.np / 8u;${kRange('0u', 'P.IC')}`;
+  if (f === 'f32' || f === 'f16') loop = kRange('0u', 'P.IC');
   else {
     const scales = (i: number) =>
       f === 'q4f32'
         ? `let s${i}_0 = sc[g * (P.np / 4u) + ob${i} * 2u]; let s${i}_1 = sc[g * (P.np / 4u) + ob${i} * 2u + 1u];`
         : `let sp${i} = sc[g * (P.np / 8u) + ob${i}]; let s${i}_0 = vec4f(unpack2x16float(sp${i}.x), unpack2x16float(sp${i}.y)); let s${i}_1 = vec4f(unpack2x16float(sp${i}.z), unpack2x16float(sp${i}.w));`;
-    loop = `let wRow = P.np / 8u;
-  let G = (P.IC + P.groupSize - 1u) / P.groupSize;
+    loop = `let G = (P.IC + P.groupSize - 1u) / P.groupSize;
   for (var g = 0u; g < G; g++) {
     ${blocks(scales, '\n    ')}
     {${kRange('g * P.groupSize', 'min((g + 1u) * P.groupSize, P.IC)')}
@@ -196,7 +202,8 @@ fn store(t: u32, j0: u32, acc: vec4f) {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32${quad ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {
   let thread = wid.y * ${WG}u + li;
   // Blocks of 8 outputs; past the slice: clamped for loads, never stored (see above).
-  ${blocks((i) => `let live${i} = (thread * ${NB}u + ${i}u) * 8u < P.np; let ob${i} = min(thread * ${NB}u + ${i}u, P.np / 8u - 1u);`)}
+  ${blocks((i) => `let live${i} = (thread * ${NB}u + ${i}u) * 8u < P.np; let ob${i} = min(thread * ${NB}u + ${i}u, P.np / 8u - 1u);
+  let wb${i} = (ob${i} / ${PANEL / 8}u) * P.IC * ${WS}u + (ob${i} % ${PANEL / 8}u) * ${WB}u;`)}
   let t0 = wid.x * ${TM}u;
   ${quad ? 'let q = lane & 3u;' : 'if (!live0) { return; }'}
   ${rows}
