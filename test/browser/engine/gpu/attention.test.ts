@@ -10,8 +10,8 @@ afterAll(printMeasured);
  * T0 tokens, sequence 1 decodes one token after a history written earlier.
  */
 describe('attentionForward (GQA over a paged KV cache) against the CPU reference', () => {
-  for (const [NH, NKV] of [[4, 2], [6, 1], [3, 3]]) {
-    it(`NH ${NH}, NKV ${NKV}: prefill and decode rows in one batch`, async () => {
+  for (const [NH, NKV] of [[4, 2], [6, 1], [3, 3], [14, 2]]) for (const subgroups of [true, false]) {
+    it(`NH ${NH}, NKV ${NKV}${subgroups ? ' (quads)' : ' (without subgroups)'}: prefill and decode rows in one batch`, async () => {
       await withGpu(async (gpu) => {
         const D = 4 * randInt(2, 5);
         const PAGE = 4;
@@ -73,7 +73,7 @@ describe('attentionForward (GQA over a paged KV cache) against the CPU reference
         want.set(want0);
         want.set(want1, T0 * NH * D);
         expectClose('attention', got, want, { floor: 1e-2 });
-      });
+      }, { subgroups });
     });
   }
 });
