@@ -92,10 +92,10 @@ describe('embedding, RMSNorm, RoPE, SwiGLU, add against the CPU reference', () =
     });
   });
 
-  it('swigluForward reads gate and up from the fused projection', async () => {
+  for (const aligned of [true, false]) it(`swigluForward reads gate and up from the fused projection (${aligned ? 'vec4s' : 'scalars'})`, async () => {
     await withGpu(async (gpu) => {
       const T = randInt(2, 6);
-      const I = randInt(50, 90);
+      const I = aligned ? 4 * randInt(13, 22) : 4 * randInt(13, 22) + randInt(1, 3);
       const gu = rand(T * 2 * I, 6);
       const out = zeros(gpu, T * I);
       await run(gpu, (rec) => swigluForward(rec, out, upload(gpu, gu), T, I));
