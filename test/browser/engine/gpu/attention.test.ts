@@ -72,7 +72,9 @@ describe('attentionForward (GQA over a paged KV cache) against the CPU reference
         const want = new Float32Array(T * NH * D);
         want.set(want0);
         want.set(want1, T0 * NH * D);
-        expectClose('attention', got, want, { floor: 1e-2 });
+        // Outputs are averages of values in [-1, 1]; near-zero ones come from cancellation, where
+        // f32 rounding of the terms (~6e-8) is the honest resolution: relative to a floor of 0.1.
+        expectClose('attention', got, want, { floor: 0.1 });
       }, { subgroups });
     });
   }
