@@ -13,14 +13,9 @@ import type { KvSequence } from '../src/engine/model/kv-cache';
 import { generate } from '../src/engine/model/generate';
 import { tinyWeights } from '../src/engine/tiny/tiny';
 import { BENCH_MODEL, PROMPT_TOKENS, DECODE_STEPS } from './model';
+import { gpuCpuMs, log, median, runPage } from './page';
 
 const ROUNDS = Number(new URLSearchParams(location.search).get('rounds') ?? 5);
-
-const log = (s: string) => {
-  console.log(s);
-  const el = document.getElementById('log');
-  if (el) el.textContent += `\n${s}`;
-};
 
 /** Kernel class of each dispatch of a decode program, from its key and the order of matmuls. */
 function classify(labels: string[]): string[] {
@@ -34,12 +29,6 @@ function classify(labels: string[]): string[] {
     }
     return l.split('/')[0];
   });
-}
-
-/** CPU ms of the GPU process so far (scripts/bench.mjs exposes it; NaN when run elsewhere). */
-async function gpuCpuMs(): Promise<number> {
-  const f = (window as { gpuProcessCpuMs?: () => Promise<number> }).gpuProcessCpuMs;
-  return f ? f() : NaN;
 }
 
 /** Wall and GPU-process CPU ms per replay of `p`. */
@@ -107,11 +96,6 @@ async function decodeStepMs(model: GpuModel, prompt: number[], batch: number): P
   return median(times);
 }
 
-function median(a: number[]): number {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
 async function bareRoundTrip(gpu: Gpu): Promise<number> {
   const b = gpu.storage(16, 'activations', 'profile probe');
   const t0 = performance.now();
@@ -172,16 +156,4 @@ async function main(): Promise<ProfileResult> {
   return { rounds };
 }
 
-declare global {
-  interface Window {
-    profileResult?: ProfileResult;
-  }
-}
-
-main().then(
-  (r) => (window.profileResult = r),
-  (e: unknown) => {
-    window.benchError = e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e);
-    log(`FAILED: ${window.benchError}`);
-  },
-);
+runPage(main);

@@ -1,8 +1,9 @@
 // `npm run bench`: serves bench/engine.html with Vite, runs it in headless Chromium (the same
 // binary and flags as the browser tests: WebGPU on the GPU, or SwiftShader without one),
 // prints the numbers and writes them to bench/results/engine.json.
-// `npm run bench -- --profile` runs bench/profile.html instead: where a decode step's time goes
-// (bench/results/profile.json).
+// `npm run bench -- --page <name>` runs bench/<name>.html instead and writes what it returns to
+// bench/results/<name>.json: --page profile (or --profile) is where a decode step's time goes,
+// --page matmul-tiles compares matmul tilings. BENCH_QUERY is passed as the page's query string.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'vite';
 import { chromium } from 'playwright';
@@ -11,7 +12,7 @@ import { findChromium, CHROMIUM_ARGS } from './chromium.mjs';
 const port = Number(process.env.BENCH_PORT ?? 4194);
 const pageArg = process.argv.indexOf('--page');
 const pageName = pageArg > 0 ? process.argv[pageArg + 1] : process.argv.includes('--profile') ? 'profile' : 'engine';
-const profile = pageName !== 'engine';
+const measurementPage = pageName !== 'engine';
 const executablePath = findChromium();
 if (!executablePath) {
   console.error('No Chromium/Chrome found (set CHROME_PATH, or install chromium).');
@@ -35,12 +36,12 @@ try {
   page.on('console', (m) => console.log(m.text()));
   page.on('pageerror', (e) => console.error(e));
   await page.goto(`http://127.0.0.1:${port}/bench/${pageName}.html${process.env.BENCH_QUERY ? `?${process.env.BENCH_QUERY}` : ''}`);
-  await page.waitForFunction(() => window.benchResult || window.profileResult || window.benchError, null, { timeout: 15 * 60_000, polling: 500 });
+  await page.waitForFunction(() => window.benchResult || window.pageResult || window.benchError, null, { timeout: 15 * 60_000, polling: 500 });
   const error = await page.evaluate(() => window.benchError);
   if (error) throw new Error(error);
   mkdirSync('bench/results', { recursive: true });
-  if (profile) {
-    const result = await page.evaluate(() => window.profileResult);
+  if (measurementPage) {
+    const result = await page.evaluate(() => window.pageResult);
     writeFileSync(`bench/results/${pageName}.json`, JSON.stringify({ date: new Date().toISOString(), ...result }, null, 2) + '\n');
   } else {
     report(await page.evaluate(() => window.benchResult));

@@ -56,7 +56,7 @@ const NO = 8;
 
 /**
  * Rows per thread for T rows: the smallest power of two ≥ T up to 16. Measured on SwiftShader
- * (bench/explore.ts, weights in panels): a 16 × 8 tile reads each weight once for a decode
+ * (bench/matmul-tiles.ts, weights in panels): a 16 × 8 tile reads each weight once for a decode
  * batch of 9..16 rows, ~10% less CPU than two 8-row tiles (2× on lm_head-sized matrices before
  * the panel layout); 16 × 16 spills and loses.
  */
