@@ -21,6 +21,7 @@ import { GpuModel } from '../src/engine/model/gpu-model';
 import { generate } from '../src/engine/model/generate';
 import { tinyWeights, type TinyModelOptions } from '../src/engine/tiny/tiny';
 import { trainBench, type TrainBenchResult } from './train';
+import { BENCH_MODEL as MODEL, DECODE_STEPS, PROMPT_TOKENS } from './model';
 
 export interface EngineBenchResult {
   adapter: { vendor: string; architecture: string; description: string; shaderF16: boolean };
@@ -42,10 +43,6 @@ export interface EngineBenchResult {
   seconds: number;
 }
 
-/** The bench model: Llama-shaped, f32, sized so SwiftShader runs the whole bench in about a minute. */
-const MODEL: TinyModelOptions = { arch: 'llama', hiddenSize: 512, numLayers: 4, numHeads: 8, numKvHeads: 2, intermediateSize: 1536, vocabSize: 8192, maxPositionEmbeddings: 1024 };
-const PROMPT_TOKENS = 64;
-const DECODE_STEPS = 16;
 const ROUNDS = 3;
 
 const log = (s: string) => {

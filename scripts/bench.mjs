@@ -2,12 +2,20 @@
 // binary and flags as the browser tests: WebGPU on the GPU, or SwiftShader without one),
 // prints the numbers and writes them to bench/results/engine.json and bench/results/train.json.
 // `npm run bench -- --only train` runs the training benchmark alone.
+// `npm run bench -- --page <name>` runs bench/<name>.html instead and writes what it returns to
+// bench/results/<name>.json: --page profile (or --profile) is where a decode step's time goes,
+// --page matmul-tiles compares matmul tilings. BENCH_QUERY is passed as the page's query string.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'vite';
 import { chromium } from 'playwright';
 import { findChromium, CHROMIUM_ARGS } from './chromium.mjs';
 
 const port = Number(process.env.BENCH_PORT ?? 4194);
+const arg = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : null);
+const pageName = arg('--page') ?? (process.argv.includes('--profile') ? 'profile' : 'engine');
+const measurementPage = pageName !== 'engine';
+const only = arg('--only');
+const query = process.env.BENCH_QUERY ?? (only && !measurementPage ? `only=${only}` : '');
 const executablePath = findChromium();
 if (!executablePath) {
   console.error('No Chromium/Chrome found (set CHROME_PATH, or install chromium).');
@@ -20,15 +28,38 @@ const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, hea
 let code = 0;
 try {
   const page = await browser.newPage();
+  // CPU time of the GPU process (where SwiftShader runs the kernels): work done, unlike wall
+  // time hardly changed by other programs sharing the cores. Pages read it around a measurement.
+  const cdp = await browser.newBrowserCDPSession();
+  await page.exposeFunction('gpuProcessCpuMs', async () => {
+    const { processInfo } = await cdp.send('SystemInfo.getProcessInfo');
+    const gpu = processInfo.filter((p) => p.type.toLowerCase() === 'gpu');
+    return gpu.length ? gpu.reduce((s, p) => s + p.cpuTime * 1000, 0) : NaN;
+  });
   page.on('console', (m) => console.log(m.text()));
   page.on('pageerror', (e) => console.error(e));
-  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
-  await page.goto(`http://127.0.0.1:${port}/bench/engine.html${only ? `?only=${only}` : ''}`);
-  await page.waitForFunction(() => window.benchResult || window.benchError, null, { timeout: 15 * 60_000, polling: 500 });
+  await page.goto(`http://127.0.0.1:${port}/bench/${pageName}.html${query ? `?${query}` : ''}`);
+  await page.waitForFunction(() => window.benchResult || window.pageResult || window.benchError, null, { timeout: 15 * 60_000, polling: 500 });
   const error = await page.evaluate(() => window.benchError);
   if (error) throw new Error(error);
-  const { engine: result, train } = await page.evaluate(() => window.benchResult);
   mkdirSync('bench/results', { recursive: true });
+  if (measurementPage) {
+    const result = await page.evaluate(() => window.pageResult);
+    writeFileSync(`bench/results/${pageName}.json`, JSON.stringify({ date: new Date().toISOString(), ...result }, null, 2) + '\n');
+  } else {
+    report(await page.evaluate(() => window.benchResult));
+  }
+} catch (e) {
+  console.error(`Benchmark failed: ${e instanceof Error ? e.message : e}`);
+  code = 1;
+} finally {
+  await browser.close();
+  await server.close();
+}
+process.exit(code);
+
+/** Writes bench/results/engine.json and train.json and prints the targets. */
+function report({ engine: result, train }) {
   const date = new Date().toISOString();
   const mark = (ok) => (ok ? 'PASS' : 'FAIL');
   console.log('\n── targets ──');
@@ -44,11 +75,4 @@ try {
   console.log(`      DPO step peak GPU memory: ${(train.peakBytes / 2 ** 20).toFixed(1)} MiB; training ${train.trainingTokensPerS.toFixed(1)} tokens/s`);
   const secs = (result?.seconds ?? 0) + train.seconds;
   console.log(`(${secs.toFixed(0)} s; written to ${result ? 'bench/results/engine.json and ' : ''}bench/results/train.json)`);
-} catch (e) {
-  console.error(`Benchmark failed: ${e instanceof Error ? e.message : e}`);
-  code = 1;
-} finally {
-  await browser.close();
-  await server.close();
 }
-process.exit(code);

@@ -52,6 +52,12 @@ export class Gpu {
     readonly shaderF16: boolean,
     /** The device has the 'subgroups' feature (kernels may use quad broadcasts). */
     readonly subgroups: boolean,
+    /**
+     * Its subgroups are 4 lanes: a CPU's SIMD width (SwiftShader). There a workgroup barrier
+     * costs a coroutine switch per 4 lanes (~4 µs, bench/profile.ts), so kernels that reduce
+     * over a row (RMSNorm, attention, sampling) run one subgroup per row without barriers.
+     */
+    readonly narrowSubgroups: boolean,
     maxBindingBytes: number,
   ) {
     this.memory = new MemoryPool(device);
@@ -102,7 +108,8 @@ export class Gpu {
     } catch (e) {
       throw new LabError('no-webgpu', `Could not open the GPU device: ${String(e)}. ${WEBGPU_ADVICE}`, { cause: e });
     }
-    return new Gpu(device, adapter.info, shaderF16, subgroups, opts.maxBindingBytes ?? Infinity);
+    const narrow = subgroups && (adapter.info.subgroupMaxSize ?? Infinity) <= 4;
+    return new Gpu(device, adapter.info, shaderF16, subgroups, narrow, opts.maxBindingBytes ?? Infinity);
   }
 
   /** Called once if the device is lost (not when we destroy it ourselves). */

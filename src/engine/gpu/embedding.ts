@@ -1,10 +1,10 @@
 /**
  * out[t,:] = wte[tokens[t],:], the GPU twin of cpu/ops.ts embeddingForward. The table is a
- * GpuLinear (OC = V, IC = C, k-major, possibly q4 and split into slices), shared with a tied
+ * GpuLinear (OC = V, IC = C, k-major panels, possibly q4 and split into slices), shared with a tied
  * lm_head; the token ids stay on the GPU (the sampler writes them, this reads them).
  *   out [T, C] f32, tokens [T] u32
  */
-import type { GpuLinear, WeightFormat } from './linear';
+import { PANEL, type GpuLinear, type WeightFormat } from './linear';
 import type { Binding, Recorder } from './program';
 import { FLAT_WG, FLAT_WG_ARGS, gridFor, paramsWgsl, storageWgsl } from './wgsl';
 
@@ -52,7 +52,7 @@ fn main(${FLAT_WG_ARGS}) {
   let tok = tokens[t];
   if (tok < P.o0 || tok >= P.o0 + P.n) { return; } // another slice holds this row
   let j = tok - P.o0;
-  let e = c * P.np + j;
+  let e = (j - j % ${PANEL}u) * P.C + c * ${PANEL}u + j % ${PANEL}u; // linear.ts weightIndex
   let se = (c / P.groupSize) * P.np + j;
   out[i] = ${value};
 }

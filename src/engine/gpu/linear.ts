@@ -1,13 +1,17 @@
 /**
- * How a weight matrix lives on the GPU. A linear weight W [OC, IC] (HF layout) is uploaded
- * input-major ("k-major"): Wᵀ [IC, OC], so the threads of a matmul/GEMV that own neighbouring
- * outputs read neighbouring words (coalesced on GPUs, vector loads on SwiftShader), and x[k] is
- * broadcast. Outputs are padded to a multiple of 8 per slice.
+ * How a weight matrix lives on the GPU. A linear weight W [OC, IC] (HF layout) is uploaded in
+ * panels of PANEL = 32 outputs, each input-major ("k-major"): panel p holds Wᵀ[:, 32p .. 32p+31]
+ * as [IC, 32], the panels one after another. The four threads of a matmul quad that own a
+ * panel's outputs read one 128-byte run per input k, neighbouring words (coalesced on GPUs),
+ * and walk IC such runs back to back: one sequential stream per quad, which CPU prefetchers
+ * follow (plain k-major [IC, OC] strides OC words per k: slow on software adapters once a
+ * matrix exceeds the cache). x[k] is broadcast. Outputs are padded to a multiple of 32 per slice.
+ * Element (k, o) of a slice, counted in weights: weightIndex(IC, k, o).
  *
- *   f32   data  [IC, OCp]     f32
- *   f16   data  [IC, OCp/2]   u32, two halves (o, o+1) per word (unpack2x16float: works without shader-f16)
- *   q4    data  [IC, OCp/8]   u32, eight 4-bit codes (o..o+7, code i in bits 4i..4i+3) per word
- *         scales [IC/g, OCp]  f32, or [IC/g, OCp/2] u32 pairs of halves; value = (code - 7) * scale
+ *   f32   data  [OCp/32, IC, 32]    f32
+ *   f16   data  [OCp/32, IC, 16]    u32, two halves (o, o+1) per word (unpack2x16float: works without shader-f16)
+ *   q4    data  [OCp/32, IC, 4]     u32, eight 4-bit codes (o..o+7, code i in bits 4i..4i+3) per word
+ *         scales [IC/g, OCp]        f32, or [IC/g, OCp/2] u32 pairs of halves; value = (code - 7) * scale
  *
  * A matrix larger than the device's storage-binding limit is split along OC into slices, each
  * its own buffer; kernels run once per slice. The embedding [V, C] is held the same way
@@ -19,12 +23,20 @@ import type { MemoryCategory, PooledBuffer } from './memory';
 
 export type WeightFormat = 'f32' | 'f16' | 'q4f32' | 'q4f16';
 
+/** Outputs per panel (see above); slices are padded to a multiple of it. */
+export const PANEL = 32;
+
+/** Position of weight (input k, output o) of a slice, in weights (not bytes or words). */
+export function weightIndex(IC: number, k: number, o: number): number {
+  return (o - (o % PANEL)) * IC + k * PANEL + (o % PANEL);
+}
+
 export interface LinearSlice {
   /** First output (row of W) in this slice. */
   o0: number;
   /** Outputs in this slice (the last slice may be shorter than the padded width). */
   n: number;
-  /** Padded width (multiple of 8). */
+  /** Padded width (multiple of PANEL). */
   np: number;
   data: PooledBuffer;
   scales: PooledBuffer | null;
@@ -48,11 +60,16 @@ export function formatOf(t: Tensor): WeightFormat {
   return t.dtype === 'q4' ? (t.scaleDtype === 'f32' ? 'q4f32' : 'q4f16') : t.dtype;
 }
 
-/** Largest multiple of 8 outputs whose slice (data and scales) fits in `maxBytes`. */
+/** Bytes one output (a row of W) takes in a slice: its weights and q4 scales. */
+export function bytesPerOutput(format: WeightFormat, IC: number, groupSize: number): number {
+  return IC * bytesPerWeight(format) + (format === 'q4f32' ? (IC / groupSize) * 4 : format === 'q4f16' ? (IC / groupSize) * 2 : 0);
+}
+
+/** Largest multiple of PANEL outputs whose slice (data and scales) fits in `maxBytes`. */
 export function sliceWidth(format: WeightFormat, IC: number, groupSize: number, maxBytes: number): number {
-  const perOutput = IC * bytesPerWeight(format) + (format === 'q4f32' ? (IC / groupSize) * 4 : format === 'q4f16' ? (IC / groupSize) * 2 : 0);
-  const n = Math.floor(maxBytes / perOutput / 8) * 8;
-  if (n < 8) throw new Error(`a weight row of ${IC} inputs does not fit one storage binding`);
+  const perOutput = bytesPerOutput(format, IC, groupSize);
+  const n = Math.floor(maxBytes / perOutput / PANEL) * PANEL;
+  if (n < PANEL) throw new Error(`a panel of ${PANEL} weight rows of ${IC} inputs does not fit one storage binding`);
   return n;
 }
 
@@ -68,7 +85,7 @@ export function uploadLinear(gpu: Gpu, t: Tensor, label: string, category: Memor
   const slices: LinearSlice[] = [];
   for (let o0 = 0; o0 < OC; o0 += width) {
     const n = Math.min(width, OC - o0);
-    const np = Math.ceil(n / 8) * 8;
+    const np = Math.ceil(n / PANEL) * PANEL;
     const { data, scales } = packSlice(t, IC, o0, n, np);
     const name = `${label}[${o0}:${o0 + n}]`;
     slices.push({
@@ -89,7 +106,7 @@ export function destroyLinear(gpu: Gpu, w: GpuLinear): void {
   }
 }
 
-/** Packs outputs [o0, o0+n) of W into the k-major slice layout (padding outputs are zero). */
+/** Packs outputs [o0, o0+n) of W into the slice layout above (padding outputs are zero; np a multiple of PANEL). */
 export function packSlice(
   t: Tensor,
   IC: number,
@@ -101,7 +118,7 @@ export function packSlice(
     const data = new Float32Array(IC * np);
     for (let j = 0; j < n; j++) {
       const row = (o0 + j) * IC;
-      for (let k = 0; k < IC; k++) data[k * np + j] = t.data[row + k];
+      for (let k = 0; k < IC; k++) data[weightIndex(IC, k, j)] = t.data[row + k];
     }
     return { data, scales: null };
   }
@@ -109,7 +126,7 @@ export function packSlice(
     const half = new Uint16Array(IC * np);
     for (let j = 0; j < n; j++) {
       const row = (o0 + j) * IC;
-      for (let k = 0; k < IC; k++) half[k * np + j] = t.data[row + k];
+      for (let k = 0; k < IC; k++) half[weightIndex(IC, k, j)] = t.data[row + k];
     }
     return { data: new Uint32Array(half.buffer), scales: null };
   }
@@ -120,7 +137,7 @@ export function packSlice(
     const o = o0 + j;
     for (let k = 0; k < IC; k++) {
       const code = j < n ? (t.packed[o * srcWords + (k >> 3)] >>> (4 * (k & 7))) & 15 : 7;
-      data[(k * np + j) >> 3] |= code << (4 * (j & 7));
+      data[weightIndex(IC, k, j) >> 3] |= code << (4 * (j & 7));
     }
   }
   const G = Math.ceil(IC / t.groupSize);

@@ -18,7 +18,7 @@
  * outOffset..outOffset+OC), bias [OC] f32.
  */
 import type { Binding, Recorder } from './program';
-import type { GpuLinear, LinearSlice, WeightFormat } from './linear';
+import { PANEL, type GpuLinear, type LinearSlice, type WeightFormat } from './linear';
 import { gridFor, paramsWgsl, storageWgsl, unroll } from './wgsl';
 
 export interface MatmulOptions {
@@ -34,6 +34,8 @@ export interface MatmulOptions {
   tileRows?: number;
   /** Blocks of 8 outputs per thread (1 or 2); chosen from the tile rows when absent. */
   outputBlocks?: number;
+  /** Threads per workgroup; chosen from the slice width when absent (benchmarks try others). */
+  workgroupSize?: number;
 }
 
 const PARAMS = {
@@ -54,14 +56,14 @@ const PARAMS = {
 const NO = 8;
 
 /**
- * Rows per thread for T rows: the smallest power of two ≥ T up to 8 (decode batches), 16 for
- * longer prefill chunks. Measured on SwiftShader (bench/): 8 × 8 outputs is the best tile for
- * 9..16 rows, 16 × 8 for 64; larger tiles spill, smaller ones read each weight more often.
+ * Rows per thread for T rows: the smallest power of two ≥ T up to 16. Measured on SwiftShader
+ * (bench/matmul-tiles.ts, weights in panels): a 16 × 8 tile reads each weight once for a decode
+ * batch of 9..16 rows, ~10% less CPU than two 8-row tiles (2× on lm_head-sized matrices before
+ * the panel layout); 16 × 16 spills and loses.
  */
 export function defaultTileRows(T: number): number {
-  if (T > 16) return 16;
   let tm = 1;
-  while (tm < T && tm < 8) tm *= 2;
+  while (tm < T && tm < 16) tm *= 2;
   return tm;
 }
 
@@ -74,9 +76,10 @@ export function matmulForward(rec: Recorder, out: Binding, x: Binding, w: GpuLin
   const quad = rec.gpu.subgroups;
   for (const s of w.slices) {
     // Small slices get small workgroups: more of them to spread over the cores, and (with
-    // quads, where spare threads run on clamped indices) less wasted work.
+    // quads, where spare threads run on clamped indices) less wasted work. 16-row tiles too:
+    // measured up to 2× faster than 64 on decode shapes (load balance over few, long threads).
     const threads = Math.ceil(s.np / (NO * NB));
-    const WG = threads >= 256 ? 64 : 16;
+    const WG = opts.workgroupSize ?? (threads >= 256 && TM < 16 ? 64 : 16);
     rec.dispatch({
       key: `matmul/${w.format}/tm${TM}/nb${NB}/wg${WG}/${bias ? 'bias' : 'nobias'}/${acc ? 'add' : 'set'}/${quad ? 'quad' : 'plain'}`,
       source: () => matmulWgsl(w.format, TM, NB, WG, bias !== null, acc, quad),
@@ -121,6 +124,9 @@ function sliceBindings(x: Binding, s: LinearSlice, bias: Binding | null, out: Bi
  */
 function matmulWgsl(f: WeightFormat, TM: number, NB: number, WG: number, hasBias: boolean, accumulate: boolean, quad: boolean): string {
   const wType = f === 'f32' ? 'vec4f' : f === 'f16' ? 'vec4u' : 'u32';
+  // Words (of wType) per panel row of PANEL outputs, and per block of 8 outputs.
+  const WS = f === 'f32' ? PANEL / 4 : PANEL / 8;
+  const WB = f === 'f32' ? 2 : 1;
   const decls: [string, 'read' | 'read_write', string][] = [
     ['x', 'read', 'f32'],
     ['w', 'read', wType],
@@ -132,14 +138,16 @@ function matmulWgsl(f: WeightFormat, TM: number, NB: number, WG: number, hasBias
   const blocks = (fn: (i: number) => string, sep = '\n  ') => unroll(NB, fn, sep);
   const accs = unroll(TM, (m) => blocks((i) => `var a${m}_${i}_0 = vec4f(0.0); var a${m}_${i}_1 = vec4f(0.0);`, ' '));
   const rows = unroll(TM, (m) => `let xr${m} = min(t0 + ${m}u, P.T - 1u) * P.xStride + P.xOffset;`);
-  // Weights of input k for block i as vec4s lo{i}_{j}, hi{i}_{j}.
+  // Weights of input k for block i as vec4s lo{i}_{j}, hi{i}_{j}; block i starts at word wb{i}
+  // of its panel and a panel row is WS words (linear.ts).
   const loadW = (k: string, i: number, j: number | string): string => {
     const n = `${i}_${j}`;
-    if (f === 'f32') return `let lo${n} = w[(${k}) * wRow + 2u * ob${i}]; let hi${n} = w[(${k}) * wRow + 2u * ob${i} + 1u];`;
+    const at = `(${k}) * ${WS}u + wb${i}`;
+    if (f === 'f32') return `let lo${n} = w[${at}]; let hi${n} = w[${at} + 1u];`;
     if (f === 'f16') {
-      return `let p${n} = w[(${k}) * wRow + ob${i}]; let lo${n} = vec4f(unpack2x16float(p${n}.x), unpack2x16float(p${n}.y)); let hi${n} = vec4f(unpack2x16float(p${n}.z), unpack2x16float(p${n}.w));`;
+      return `let p${n} = w[${at}]; let lo${n} = vec4f(unpack2x16float(p${n}.x), unpack2x16float(p${n}.y)); let hi${n} = vec4f(unpack2x16float(p${n}.z), unpack2x16float(p${n}.w));`;
     }
-    return `let q${n} = vec4u(w[(${k}) * wRow + ob${i}]); let lo${n} = (vec4f((q${n} >> vec4u(0u, 4u, 8u, 12u)) & vec4u(15u)) - 7.0) * s${i}_0; let hi${n} = (vec4f((q${n} >> vec4u(16u, 20u, 24u, 28u)) & vec4u(15u)) - 7.0) * s${i}_1;`;
+    return `let q${n} = vec4u(w[${at}]); let lo${n} = (vec4f((q${n} >> vec4u(0u, 4u, 8u, 12u)) & vec4u(15u)) - 7.0) * s${i}_0; let hi${n} = (vec4f((q${n} >> vec4u(16u, 20u, 24u, 28u)) & vec4u(15u)) - 7.0) * s${i}_1;`;
   };
   // Four inputs k0..k0+3 at once: x as vec4 per row.
   const x4 = (m: number, k: string) =>
@@ -162,15 +170,13 @@ function matmulWgsl(f: WeightFormat, TM: number, NB: number, WG: number, hasBias
     for (; k < ${k1}; k++) {${step1('k')}
     }`;
   let loop: string;
-  if (f === 'f32') loop = `let wRow = P.np / 4u;${kRange('0u', 'P.IC')}`;
-  else if (f === 'f16') loop = `let wRow = P.np / 8u;${kRange('0u', 'P.IC')}`;
+  if (f === 'f32' || f === 'f16') loop = kRange('0u', 'P.IC');
   else {
     const scales = (i: number) =>
       f === 'q4f32'
         ? `let s${i}_0 = sc[g * (P.np / 4u) + ob${i} * 2u]; let s${i}_1 = sc[g * (P.np / 4u) + ob${i} * 2u + 1u];`
         : `let sp${i} = sc[g * (P.np / 8u) + ob${i}]; let s${i}_0 = vec4f(unpack2x16float(sp${i}.x), unpack2x16float(sp${i}.y)); let s${i}_1 = vec4f(unpack2x16float(sp${i}.z), unpack2x16float(sp${i}.w));`;
-    loop = `let wRow = P.np / 8u;
-  let G = (P.IC + P.groupSize - 1u) / P.groupSize;
+    loop = `let G = (P.IC + P.groupSize - 1u) / P.groupSize;
   for (var g = 0u; g < G; g++) {
     ${blocks(scales, '\n    ')}
     {${kRange('g * P.groupSize', 'min((g + 1u) * P.groupSize, P.IC)')}
@@ -197,7 +203,8 @@ fn store(t: u32, j0: u32, acc: vec4f) {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32${quad ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {
   let thread = wid.y * ${WG}u + li;
   // Blocks of 8 outputs; past the slice: clamped for loads, never stored (see above).
-  ${blocks((i) => `let live${i} = (thread * ${NB}u + ${i}u) * 8u < P.np; let ob${i} = min(thread * ${NB}u + ${i}u, P.np / 8u - 1u);`)}
+  ${blocks((i) => `let live${i} = (thread * ${NB}u + ${i}u) * 8u < P.np; let ob${i} = min(thread * ${NB}u + ${i}u, P.np / 8u - 1u);
+  let wb${i} = (ob${i} / ${PANEL / 8}u) * P.IC * ${WS}u + (ob${i} % ${PANEL / 8}u) * ${WB}u;`)}
   let t0 = wid.x * ${TM}u;
   ${quad ? 'let q = lane & 3u;' : 'if (!live0) { return; }'}
   ${rows}
@@ -309,8 +316,8 @@ export function matmulBackward(rec: Recorder, dx: Binding | null, dw: Binding | 
 
 /**
  * dx: thread (input block, row tile) owns inputs i0..i0+NI-1 of rows t0..t0+TM-1 and walks the
- * slice's outputs 8 at a time: row i of the k-major Wᵀ [IC, np] is contiguous along the outputs,
- * like a row of dout, so both are read as vec4s and their dot products summed into TM·NI scalar
+ * slice's outputs 8 at a time: within a panel (linear.ts), input i's weights are contiguous along
+ * the outputs, like a row of dout, so both are read as vec4s and their dot products summed into TM·NI scalar
  * accumulators. Every thread of a workgroup reads the same dout rows (uniform loads) and its own
  * rows of Wᵀ. Measured on SwiftShader (T = 256, 512 → 1536, against the forward kernel's
  * FLOP/s): 4 × 4 rows × inputs ~45%, 16 × 8 ~60%, 16 × 16 ~80% (1.8 s to compile), 32 × 32
@@ -335,7 +342,7 @@ function matmulDxWgsl(f: WeightFormat, TM: number, NI: number, WG: number, align
       ? 'let sl = sc[(g * P.np + o) / 4u]; let sh = sc[(g * P.np + o) / 4u + 1u];'
       : 'let sp = sc[(g * P.np + o) / 8u]; let sl = vec4f(unpack2x16float(sp.x), unpack2x16float(sp.y)); let sh = vec4f(unpack2x16float(sp.z), unpack2x16float(sp.w));';
   const loadW = (k: number): string => {
-    const e = `(wr${k} + o)`;
+    const e = `(pb + wr${k})`;
     if (f === 'f32') return `let lo${k} = w[${e} / 4u]; let hi${k} = w[${e} / 4u + 1u];`;
     if (f === 'f16') return `let p${k} = w[${e} / 8u]; let lo${k} = vec4f(unpack2x16float(p${k}.x), unpack2x16float(p${k}.y)); let hi${k} = vec4f(unpack2x16float(p${k}.z), unpack2x16float(p${k}.w));`;
     return `let q${k} = vec4u(w[${e} / 8u]); let lo${k} = (vec4f((q${k} >> vec4u(0u, 4u, 8u, 12u)) & vec4u(15u)) - 7.0) * sl; let hi${k} = (vec4f((q${k} >> vec4u(16u, 20u, 24u, 28u)) & vec4u(15u)) - 7.0) * sh;`;
@@ -346,7 +353,7 @@ function matmulDxWgsl(f: WeightFormat, TM: number, NI: number, WG: number, align
       : `let dl${m} = vec4f(dout[dr${m} + o], dout[dr${m} + o + 1u], dout[dr${m} + o + 2u], dout[dr${m} + o + 3u]); let dh${m} = vec4f(dout[dr${m} + o + 4u], dout[dr${m} + o + 5u], dout[dr${m} + o + 6u], dout[dr${m} + o + 7u]);`;
   // One weight of input k at output o (the tail).
   const scalarW = (k: number): string => {
-    const e = `wr${k} + o`;
+    const e = `pb + wr${k}`;
     if (f === 'f32') return `let we${k} = ${e}; let ws${k} = w[we${k} / 4u][we${k} % 4u];`;
     if (f === 'f16') return `let we${k} = ${e}; let ws${k} = unpack2x16float(w[we${k} / 8u][(we${k} / 2u) % 4u])[we${k} % 2u];`;
     return `let we${k} = ${e}; let ws${k} = (f32((w[we${k} / 8u] >> (4u * (we${k} % 8u))) & 15u) - 7.0) * s1;`;
@@ -368,16 +375,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   let t0 = wid.x * ${TM}u;
   let dcol = P.doutOffset + P.o0;
   ${rows((m) => `let dr${m} = min(t0 + ${m}u, P.T - 1u) * P.doutStride + dcol;`)}
-  ${ins((k) => `let wr${k} = min(i0 + ${k}u, P.IC - 1u) * P.np;`)}
+  ${ins((k) => `let wr${k} = min(i0 + ${k}u, P.IC - 1u) * ${PANEL}u;`)}
   ${q4 ? 'let g = min(i0, P.IC - 1u) / P.groupSize;' : ''}
   ${rows((m) => ins((k) => `var a${m}_${k} = 0.0;`, ' '))}
   let full = P.n / 8u * 8u;
   for (var o = 0u; o < full; o += 8u) {
+    let pb = (o - o % ${PANEL}u) * P.IC + o % ${PANEL}u; // linear.ts weightIndex(IC, 0, o)
     ${q4 ? scales : ''}
     ${ins(loadW, '\n    ')}
     ${rows((m) => `{ ${loadD(m)}\n      ${ins((k) => `a${m}_${k} += dot(lo${k}, dl${m}) + dot(hi${k}, dh${m});`, ' ')} }`, '\n    ')}
   }
   for (var o = full; o < P.n; o++) {
+    let pb = (o - o % ${PANEL}u) * P.IC + o % ${PANEL}u;
     ${q4 ? scale1 : ''}
     ${ins(scalarW, '\n    ')}
     ${rows((m) => `{ let d = ${scalarD(m)}; ${ins((k) => `a${m}_${k} = fma(ws${k}, d, a${m}_${k});`, ' ')} }`, '\n    ')}

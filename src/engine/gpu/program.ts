@@ -33,7 +33,7 @@ type Transfer =
 
 type Step = { kind: 'dispatch'; pipeline: GPUComputePipeline; bindings: Binding[]; params: Uint8Array; workgroups: [number, number, number]; label: string } | Transfer;
 
-type Encoded = { kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; workgroups: [number, number, number] } | Transfer;
+type Encoded = { kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; workgroups: [number, number, number]; label: string } | Transfer;
 
 const UNIFORM_ALIGN = 256;
 
@@ -86,7 +86,7 @@ export class Recorder {
           ...s.bindings.map((b, i) => ({ binding: i + 1, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } })),
         ],
       });
-      return { kind: 'dispatch', pipeline: s.pipeline, bindGroup, workgroups: s.workgroups };
+      return { kind: 'dispatch', pipeline: s.pipeline, bindGroup, workgroups: s.workgroups, label: s.label };
     });
     this.gpu.write(arena.buffer, 0, bytes);
     this.steps = [];
@@ -122,6 +122,21 @@ export class Program {
       pass.dispatchWorkgroups(...s.workgroups);
     }
     pass?.end();
+  }
+
+  /** Dispatch keys in order (profiling). */
+  get labels(): string[] {
+    return this.steps.flatMap((s) => (s.kind === 'dispatch' ? [s.label] : []));
+  }
+
+  /**
+   * The dispatches whose index (among dispatches) passes `keep`, sharing this program's bind
+   * groups and uniforms (valid while this program is): bench/profile.ts times kernel classes so.
+   */
+  subset(keep: (index: number, label: string) => boolean): Program {
+    let i = 0;
+    const steps = this.steps.filter((s) => s.kind === 'dispatch' && keep(i++, s.label));
+    return new Program(this.gpu, steps, null);
   }
 
   /** Encodes and submits. */

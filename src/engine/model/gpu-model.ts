@@ -7,7 +7,7 @@
  * prefill chunk) mix freely. Its head decides what comes back, never the whole logits unless
  * asked: sampled token ids, log-probs of given tokens, or logits of chosen rows.
  *
- * Weights are uploaded k-major (gpu/linear.ts) and fused where rows share an input: q|k|v into
+ * Weights are uploaded in k-major panels (gpu/linear.ts) and fused where rows share an input: q|k|v into
  * one [C, (NH+2·NKV)·D] matrix, gate|up into one [C, 2I]. o_proj and down_proj accumulate
  * straight into the residual stream. LoRA adapters (several, by name) are added on every
  * targeted linear of the enabled ones: y += scale · (x·Aᵀ)·Bᵀ.
@@ -25,7 +25,7 @@ import { tensorToF32 } from './dtypes';
 import { LINEAR_NAMES, type LinearName, type LoraAdapter, type ModelWeights, type Tensor } from './weights';
 import type { Gpu } from '../gpu/device';
 import type { PooledBuffer } from '../gpu/memory';
-import { destroyLinear, uploadLinear, type GpuLinear } from '../gpu/linear';
+import { PANEL, destroyLinear, uploadLinear, type GpuLinear } from '../gpu/linear';
 import { destroyLoraLinear, loraForward, uploadLoraLinear, writeLoraLinear, type GpuLoraLinear } from '../gpu/lora';
 import { Recorder, type Program } from '../gpu/program';
 import { embeddingForward } from '../gpu/embedding';
@@ -351,8 +351,8 @@ export class GpuModel {
     return (head.kind === 'sample' ? new Uint32Array(data) : new Float32Array(data)) as HeadResult<H>;
   }
 
-  /** The recorded program for this batch shape (cached). */
-  private plan(T: number, R: number, head: ForwardHead['kind'], adapters: GpuAdapter[]): Program {
+  /** The recorded program for this batch shape (cached; public for bench/profile.ts). */
+  plan(T: number, R: number, head: ForwardHead['kind'], adapters: GpuAdapter[] = []): Program {
     const key = `${T}/${R}/${head}/${adapters.map((a) => a.adapter.name).join('+')}`;
     const version = `${this.kv.version}/${this.scratch!.rows}/${this.scratch!.loraRank}`;
     const hit = this.plans.get(key);
@@ -555,7 +555,7 @@ function concat<A extends Float32Array | Uint16Array | Uint32Array>(parts: A[], 
 }
 
 export interface GpuMemoryEstimate {
-  /** Weights as the engine holds them (k-major, outputs padded to 8; q4 with its scales). */
+  /** Weights as the engine holds them (outputs padded to a multiple of PANEL; q4 with its scales). */
   weights: number;
   /** KV cache for `tokens` positions (f32). */
   kvCache: number;
@@ -578,7 +578,7 @@ export function estimateGpuBytes(
   opts: { kvTokens?: number; maxRows?: number; groupSize?: number; contextLength?: number } = {},
 ): GpuMemoryEstimate {
   const g = opts.groupSize ?? 32;
-  const pad = (n: number) => Math.ceil(n / 8) * 8;
+  const pad = (n: number) => Math.ceil(n / PANEL) * PANEL;
   const linear = (OC: number, IC: number) => {
     const n = pad(OC) * IC;
     if (format === 'f32') return n * 4;

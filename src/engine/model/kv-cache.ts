@@ -108,15 +108,21 @@ export class PagedKvCache {
       throw new LabError('invalid-input', `A sequence of ${end} tokens exceeds the context length of ${this.maxPages * this.pageSize}.`);
     }
     const first = Math.floor(s.length / this.pageSize);
+    let changed = false;
     if (s.length % this.pageSize !== 0 && this.refs[s.pages[first]] > 1) {
       const shared = s.pages[first];
       const own = this.allocPage();
       this.copyPage(enc, shared, own);
       this.refs[shared]--;
       s.pages[first] = own;
+      changed = true;
     }
-    while (s.pages.length * this.pageSize < end) s.pages.push(this.allocPage());
-    this.writeRow(s);
+    while (s.pages.length * this.pageSize < end) {
+      s.pages.push(this.allocPage());
+      changed = true;
+    }
+    // Most decode steps stay within the last page: no page-table upload then.
+    if (changed) this.writeRow(s);
   }
 
   private allocPage(): number {

@@ -3,7 +3,7 @@ import * as cpu from '../../../../src/engine/cpu/ops';
 import { ropeInvFreq } from '../../../../src/engine/model/config';
 import { addForward } from '../../../../src/engine/gpu/add';
 import { embeddingForward } from '../../../../src/engine/gpu/embedding';
-import { uploadLinear } from '../../../../src/engine/gpu/linear';
+import { bytesPerOutput, formatOf, uploadLinear } from '../../../../src/engine/gpu/linear';
 import { tensorToF32 } from '../../../../src/engine/model/dtypes';
 import { rmsnormForward } from '../../../../src/engine/gpu/rmsnorm';
 import { ropeForward, ropeTable } from '../../../../src/engine/gpu/rope';
@@ -15,13 +15,14 @@ afterAll(printMeasured);
 
 describe('embedding, RMSNorm, RoPE, SwiGLU, add against the CPU reference', () => {
   it('embeddingForward gathers rows of every dtype, also from a table split across bindings', async () => {
-    for (const maxBindingBytes of [Infinity, 2048]) {
-      await withGpu(
-        async (gpu) => {
-          for (const dtype of TEST_DTYPES) {
-            const V = randInt(101, 157);
-            const C = dtype.startsWith('q4') ? 8 * randInt(3, 6) : randInt(17, 40);
-            const E = randomTensor(dtype, V, C, 1, 8);
+    for (const dtype of TEST_DTYPES) {
+      const V = randInt(101, 157);
+      const C = dtype.startsWith('q4') ? 8 * randInt(3, 6) : randInt(17, 40);
+      const E = randomTensor(dtype, V, C, 1, 8);
+      // Unlimited, then slices of 64 rows (two panels).
+      for (const maxBindingBytes of [Infinity, 64 * bytesPerOutput(formatOf(E), C, 8)]) {
+        await withGpu(
+          async (gpu) => {
             const wte = uploadLinear(gpu, E, 'embed');
             if (maxBindingBytes < Infinity && wte.slices.length < 2) throw new Error('expected a split table');
             const tokens = Uint32Array.from({ length: randInt(5, 11) }, () => randInt(0, V - 1));
@@ -32,14 +33,14 @@ describe('embedding, RMSNorm, RoPE, SwiGLU, add against the CPU reference', () =
             const want = new Float32Array(T * C);
             cpu.embeddingForward(want, tokens, tensorToF32(E), C);
             expectClose(`embedding ${dtype}${maxBindingBytes < Infinity ? ' split' : ''}`, await gpu.readF32(out.buffer, 0, T * C), want, { rtol: 0 });
-          }
-        },
-        { maxBindingBytes },
-      );
+          },
+          { maxBindingBytes },
+        );
+      }
     }
   });
 
-  it('rmsnormForward, also gathering selected rows', async () => {
+  for (const subgroups of [true, false]) it(`rmsnormForward, also gathering selected rows${subgroups ? ' (subgroup sums)' : ' (without subgroups)'}`, async () => {
     await withGpu(async (gpu) => {
       const T = randInt(3, 9);
       const C = randInt(70, 150);
@@ -58,7 +59,7 @@ describe('embedding, RMSNorm, RoPE, SwiGLU, add against the CPU reference', () =
       const wantG = new Float32Array(3 * C);
       rows.forEach((r, i) => wantG.set(want.subarray(r * C, r * C + C), i * C));
       expectClose('rmsnorm', await gpu.readF32(g.buffer, 0, 3 * C), wantG);
-    });
+    }, { subgroups });
   });
 
   it('ropeForward rotates q and k head ranges in place, with and without llama3 scaling', async () => {
@@ -91,10 +92,10 @@ describe('embedding, RMSNorm, RoPE, SwiGLU, add against the CPU reference', () =
     });
   });
 
-  it('swigluForward reads gate and up from the fused projection', async () => {
+  for (const aligned of [true, false]) it(`swigluForward reads gate and up from the fused projection (${aligned ? 'vec4s' : 'scalars'})`, async () => {
     await withGpu(async (gpu) => {
       const T = randInt(2, 6);
-      const I = randInt(50, 90);
+      const I = aligned ? 4 * randInt(13, 22) : 4 * randInt(13, 22) + randInt(1, 3);
       const gu = rand(T * 2 * I, 6);
       const out = zeros(gpu, T * I);
       await run(gpu, (rec) => swigluForward(rec, out, upload(gpu, gu), T, I));

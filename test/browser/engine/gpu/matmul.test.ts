@@ -2,7 +2,7 @@ import { afterAll, describe, it } from 'vitest';
 import { loraForward as cpuLora, matmulForward as cpuMatmul } from '../../../../src/engine/cpu/ops';
 import { loraForward, uploadLoraLinear } from '../../../../src/engine/gpu/lora';
 import { matmulForward } from '../../../../src/engine/gpu/matmul';
-import { uploadLinear } from '../../../../src/engine/gpu/linear';
+import { bytesPerOutput, formatOf, uploadLinear } from '../../../../src/engine/gpu/linear';
 import { tensorToF32 } from '../../../../src/engine/model/dtypes';
 import { expectClose, printMeasured, rand, randInt, run, upload, withGpu, zeros } from '../../../helpers/gpu';
 import { TEST_DTYPES, randomTensor } from '../../../helpers/tensors';
@@ -58,11 +58,11 @@ describe('matmulForward (tiled matmul and decode GEMV) against the CPU reference
 
   it('splits a matrix across bindings when it exceeds the storage-binding limit', async () => {
     for (const dtype of TEST_DTYPES) {
+      const IC = 32;
+      const OC = 203;
+      const W = randomTensor(dtype, OC, IC, 0.5, 16);
       await withGpu(
         async (gpu) => {
-          const IC = 32;
-          const OC = 203;
-          const W = randomTensor(dtype, OC, IC, 0.5, 16);
           const w = uploadLinear(gpu, W, 'w');
           if (w.slices.length < 3) throw new Error(`expected ≥ 3 slices, got ${w.slices.length}`);
           const T = 3;
@@ -73,7 +73,7 @@ describe('matmulForward (tiled matmul and decode GEMV) against the CPU reference
           cpuMatmul(want, x, tensorToF32(W), null, T, IC, OC);
           expectClose(`matmul ${dtype} split`, await gpu.readF32(out.buffer, 0, T * OC), want, { floor: 0.1 });
         },
-        { maxBindingBytes: 2048 },
+        { maxBindingBytes: 64 * bytesPerOutput(formatOf(W), IC, 16) }, // slices of two panels
       );
     }
   });

@@ -38,9 +38,9 @@ describe('softmax, log-softmax, log-prob gathering and sampling against the CPU 
     });
   });
 
-  it('sampleToken picks the same ids as cpu/sample.ts (greedy, temperature, top-p, seeds)', async () => {
+  for (const peaked of [true, false]) for (const subgroups of [true, false]) it(`sampleToken picks the same ids as cpu/sample.ts (greedy, temperature, top-p, seeds; ${peaked ? 'peaked' : 'flat'} rows; ${subgroups ? 'one subgroup per row where subgroups are narrow' : 'workgroup reductions'})`, async () => {
     await withGpu(async (gpu) => {
-      const V = randInt(500, 1100);
+      const V = peaked ? randInt(500, 1100) : randInt(3000, 9000);
       const cases: SampleRowParams[] = [];
       for (const temperature of [0, 0.6, 1, 1.3]) {
         for (const topP of [1, 0.9, 0.5, 0.05]) {
@@ -48,9 +48,10 @@ describe('softmax, log-softmax, log-prob gathering and sampling against the CPU 
         }
       }
       const R = cases.length;
-      // Peaked rows, like real logits: a few large values over a flat background.
-      const logits = rand(R * V, 3);
-      for (let r = 0; r < R; r++) for (let j = 0; j < 5; j++) logits[r * V + randInt(0, V - 1)] += 6;
+      // Peaked rows, like real logits: a few large values over a flat background; or flat ones,
+      // like the random bench model's, where the nucleus holds most of the vocabulary.
+      const logits = rand(R * V, peaked ? 3 : 1);
+      if (peaked) for (let r = 0; r < R; r++) for (let j = 0; j < 5; j++) logits[r * V + randInt(0, V - 1)] += 6;
       logits[V + 7] = logits[V + 9] = 50; // a tie for greedy on row 1
       cases[1].temperature = 0;
       const ids = upload(gpu, new Uint32Array(R));
@@ -59,6 +60,6 @@ describe('softmax, log-softmax, log-prob gathering and sampling against the CPU 
       const want = cases.map((c, r) => cpuSample(logits.subarray(r * V, (r + 1) * V), c.temperature, c.topP, c.seed, c.step));
       expect(got).toEqual(want);
       expect(got[1]).toBe(7);
-    });
+    }, { subgroups });
   });
 });

@@ -1,0 +1,45 @@
+/**
+ * Shared pieces of the measurement pages other than engine.ts (profile.ts, matmul-tiles.ts),
+ * which scripts/bench.mjs runs with `--page <name>`: logging to the page and the console, the
+ * GPU process's CPU time, medians, and handing the result (or the error) to the runner.
+ */
+
+declare global {
+  interface Window {
+    /** What a measurement page returns; scripts/bench.mjs writes it to bench/results/<page>.json. */
+    pageResult?: unknown;
+    benchError?: string;
+    /** CPU ms of the browser's GPU process so far (exposed by scripts/bench.mjs). */
+    gpuProcessCpuMs?: () => Promise<number>;
+  }
+}
+
+export function log(s: string): void {
+  console.log(s);
+  const el = document.getElementById('log');
+  if (el) el.textContent += `\n${s}`;
+}
+
+/**
+ * CPU ms of the GPU process (where SwiftShader runs the kernels): the work done, which other
+ * programs sharing the cores hardly change, unlike wall time. NaN outside scripts/bench.mjs.
+ */
+export async function gpuCpuMs(): Promise<number> {
+  return window.gpuProcessCpuMs ? window.gpuProcessCpuMs() : NaN;
+}
+
+export function median(a: readonly number[]): number {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Runs a page's main and reports its result or error to scripts/bench.mjs. */
+export function runPage(main: () => Promise<unknown>): void {
+  main().then(
+    (r) => (window.pageResult = r),
+    (e: unknown) => {
+      window.benchError = e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e);
+      log(`FAILED: ${window.benchError}`);
+    },
+  );
+}
