@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { shot } from './screenshots';
 import { readFile } from 'node:fs/promises';
 
 test('the start page reports the GPU and storage', async ({ page }) => {
@@ -8,7 +9,7 @@ test('the start page reports the GPU and storage', async ({ page }) => {
   await expect(page.getByTestId('gpu-adapter')).not.toBeEmpty();
   await expect(page.getByTestId('gpu-f16')).toContainText(/yes|no/);
   await expect(page.getByTestId('storage-report')).toContainText('Persistent');
-  await page.screenshot({ path: 'docs/screenshots/home.png', fullPage: true });
+  await shot(page, 'home');
 });
 
 test('a page without WebGPU explains what to do instead of going blank', async ({ page }) => {

@@ -1,5 +1,6 @@
 import { expect, test, type Download, type Page } from '@playwright/test';
 import { readFile } from 'node:fs/promises';
+import { shot } from './screenshots';
 
 // The whole SPaR experiment in the built app, as a user drives it: a run from the tiny demo
 // preset, built-in instructions, self-play with tiny budgets, a tree with its word diff, pairs,
@@ -7,11 +8,10 @@ import { readFile } from 'node:fs/promises';
 // the refiner with their PEFT adapter checked, an evaluation of M1 with inference-time
 // refinement, and the second iteration's self-play with the trained adapters, reloaded in the
 // middle and resumed without losing or duplicating finished trees. Screenshots of the main
-// screens go to docs/screenshots/ for the README.
+// screens are the README's (see screenshots.ts).
 
 test.setTimeout(240_000);
 
-const shot = (page: Page, name: string) => page.screenshot({ path: `docs/screenshots/${name}.png`, fullPage: true });
 
 async function downloaded(page: Page, click: () => Promise<void>): Promise<{ name: string; text: string }> {
   const [d] = (await Promise.all([page.waitForEvent('download'), click()])) as [Download, void];

@@ -1,4 +1,5 @@
 import { expect, test, type BrowserContext } from '@playwright/test';
+import { shot } from './screenshots';
 import { prebuiltAppConfig } from '@mlc-ai/web-llm';
 import { tinyMlcFiles } from '../../src/engine/tiny/tiny';
 import { storeLikeWebLlm } from '../helpers/webllm-cache';
@@ -48,7 +49,7 @@ test('Setup offers web-llm models flagged for this GPU, in a picker that works f
   await search.press('Enter');
   await expect(options.first()).toHaveAttribute('aria-selected', 'true');
   await expect(page.getByTestId('actor-model-status')).toContainText(`${F32}: not loaded yet`);
-  await actor.screenshot({ path: 'docs/screenshots/setup-webllm.png' });
+  await shot(actor, 'setup-webllm');
 
   // A model the lab engine cannot load says so.
   await search.fill('phi-3.5-mini');
@@ -97,7 +98,7 @@ test('the Models panel lists a model web-llm stored, reports a broken download, 
   await expect(page.getByRole('alert')).toContainText('broke off', { timeout: 60_000 });
   await expect(page.getByRole('alert')).toContainText('downloads only the missing ones');
   await expect(row).toContainText(`${shards - 1} of ${shards}`);
-  await page.screenshot({ path: 'docs/screenshots/models.png', fullPage: true });
+  await shot(page, 'models');
 
   // Delete, after confirming: gone from every cache.
   await row.getByRole('button', { name: `Delete mlc-ai/${F32}` }).click();
