@@ -6,6 +6,7 @@
 import { LabError } from '../errors';
 import type { CpuModel } from '../engine/cpu/model';
 import type { ChatTokenizer } from '../engine/load/tokenizer';
+import { TextStream } from './text-stream';
 import type {
   BackendInfo,
   CallOptions,
@@ -22,20 +23,6 @@ export interface CpuBackendOptions {
   label?: string;
   /** Adapters (already set on the model) applied to every call of this view; none: the base. */
   adapters?: string[];
-}
-
-/** Length of the longest suffix of `text` that is a proper prefix of some stop string. */
-function pendingStopPrefix(text: string, stops: readonly string[]): number {
-  let hold = 0;
-  for (const s of stops) {
-    for (let k = Math.min(s.length - 1, text.length); k > hold; k--) {
-      if (text.endsWith(s.slice(0, k))) {
-        hold = k;
-        break;
-      }
-    }
-  }
-  return hold;
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
@@ -63,7 +50,7 @@ export class CpuBackend implements ModelBackend {
       const s = req.sampling;
       const stops = (s.stop ?? []).filter((x) => x.length > 0);
       const prompt = this.tokenizer.encodeChat(req.messages, { addGenerationPrompt: true });
-      const state = Array.from({ length: req.n }, () => ({ emitted: 0, text: '', stopped: false }));
+      const streams = Array.from({ length: req.n }, (_, i) => new TextStream(stops, (delta) => opts.onText?.(r, i, delta)));
       const eos = new Set([...this.tokenizer.eosTokenIds, ...this.model.config.eosTokenIds]);
       const seqs = this.model.generate(prompt, {
         n: req.n,
@@ -74,33 +61,10 @@ export class CpuBackend implements ModelBackend {
         stopTokens: [...eos],
         adapters: this.adapters,
         signal: opts.signal,
-        onToken: (i, _tok, tokens) => {
-          const st = state[i];
-          const text = this.tokenizer.decode(tokens);
-          let cut = -1;
-          for (const stop of stops) {
-            const at = text.indexOf(stop);
-            if (at >= 0 && (cut < 0 || at < cut)) cut = at;
-          }
-          st.text = cut >= 0 ? text.slice(0, cut) : text;
-          // Hold back what may still become a stop string or an incomplete UTF-8 character.
-          let safe = cut >= 0 ? st.text.length : text.length - pendingStopPrefix(text, stops);
-          while (cut < 0 && safe > st.emitted && text.charCodeAt(safe - 1) === 0xfffd) safe--;
-          if (safe > st.emitted) {
-            opts.onText?.(r, i, st.text.slice(st.emitted, safe));
-            st.emitted = safe;
-          }
-          st.stopped = cut >= 0;
-          return st.stopped;
-        },
+        onToken: (i, _tok, tokens) => streams[i].update(this.tokenizer.decode(tokens)),
       });
       out.push(
-        seqs.map((seq, i) => {
-          const st = state[i];
-          if (!st.stopped) st.text = this.tokenizer.decode(seq.tokens);
-          if (st.text.length > st.emitted) opts.onText?.(r, i, st.text.slice(st.emitted));
-          return { text: st.text, finishReason: seq.finishReason, tokens: seq.tokens.length };
-        }),
+        seqs.map((seq, i) => ({ text: streams[i].finish(this.tokenizer.decode(seq.tokens)), finishReason: seq.finishReason, tokens: seq.tokens.length })),
       );
     }
     return out;

@@ -2,7 +2,7 @@
  * Stop strings and streaming for one generated sample: fed the decoded text after each token,
  * it cuts the text at the first stop string, emits new text as soon as it can no longer turn
  * into a stop string (or be half of a UTF-8 character), and says when a stop string appeared.
- * Same rule as backends/cpu.ts.
+ * Used by the CPU and lab backends; web-llm's streams hold back with pendingStopPrefix.
  */
 export class TextStream {
   /** The text so far (cut before a stop string once one appeared). */

@@ -29,6 +29,7 @@
 import type { ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionRequestStreaming, Completion, CompletionCreateParamsNonStreaming } from '@mlc-ai/web-llm';
 import { LabError } from '../errors';
 import type { BackendInfo, CallOptions, ChatMessage, GenerateRequest, Generation, ModelBackend, VerdictRequest, VerdictResult } from './types';
+import { pendingStopPrefix } from './text-stream';
 import { webLlmError } from './webllm-errors';
 import { labelLogprobs, renderWebLlmPrompt, type TopLogprob, type WebLlmReadout } from './webllm-readout';
 
@@ -63,20 +64,6 @@ export interface WebLlmBackendOptions {
   readout?: () => Promise<WebLlmReadout>;
   /** Sent as extra_body.enable_thinking (Qwen3-style models; false skips the <think> block). Default: not sent. */
   enableThinking?: boolean;
-}
-
-/** Length of the longest suffix of `text` that is a proper prefix of some stop string. */
-function pendingStopPrefix(text: string, stops: readonly string[]): number {
-  let hold = 0;
-  for (const s of stops) {
-    for (let k = Math.min(s.length - 1, text.length); k > hold; k--) {
-      if (text.endsWith(s.slice(0, k))) {
-        hold = k;
-        break;
-      }
-    }
-  }
-  return hold;
 }
 
 function cancelled(): LabError {

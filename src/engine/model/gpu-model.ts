@@ -381,15 +381,7 @@ export class GpuModel {
     const QD = NH * D;
     const KVD = NKV * D;
     const QKVW = QD + 2 * KVD;
-    const colOf: Record<LinearName, { stride: number; offset: number }> = {
-      q: { stride: QKVW, offset: 0 },
-      k: { stride: QKVW, offset: QD },
-      v: { stride: QKVW, offset: QD + KVD },
-      o: { stride: C, offset: 0 },
-      gate: { stride: 2 * I, offset: 0 },
-      up: { stride: 2 * I, offset: I },
-      down: { stride: C, offset: 0 },
-    };
+    const colOf = fusedColumns(c);
     const lora = (layer: number, names: LinearName[], x: PooledBuffer, xStride: number, out: PooledBuffer) => {
       for (const a of adapters) {
         for (const name of names) {
@@ -595,4 +587,21 @@ export function estimateGpuBytes(
   const T = opts.maxRows ?? 64;
   const activations = 4 * T * (2 * C + qkvw + NH * D + 3 * I + C + V);
   return { weights, kvCache, activations, total: weights + kvCache + activations, largestTensor: Math.max(embed, linear(2 * I, C)) };
+}
+
+/** Which column range of its fused output (q|k|v, gate|up, or its own) each linear writes. */
+export function fusedColumns(c: ModelConfig): Record<LinearName, { stride: number; offset: number }> {
+  const { hiddenSize: C, numHeads: NH, numKvHeads: NKV, headDim: D, intermediateSize: I } = c;
+  const QD = NH * D;
+  const KVD = NKV * D;
+  const QKVW = QD + 2 * KVD;
+  return {
+    q: { stride: QKVW, offset: 0 },
+    k: { stride: QKVW, offset: QD },
+    v: { stride: QKVW, offset: QD + KVD },
+    o: { stride: C, offset: 0 },
+    gate: { stride: 2 * I, offset: 0 },
+    up: { stride: 2 * I, offset: I },
+    down: { stride: C, offset: 0 },
+  };
 }

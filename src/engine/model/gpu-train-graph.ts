@@ -31,7 +31,7 @@
  * KVD = NKV·D, QKVW = QD + 2·KVD, I SwiGLU width, r LoRA rank, L layers.
  */
 import { LINEAR_NAMES, type LinearName } from './weights';
-import type { GpuAdapter, GpuModel } from './gpu-model';
+import { fusedColumns, type GpuAdapter, type GpuModel } from './gpu-model';
 import type { Gpu } from '../gpu/device';
 import type { PooledBuffer } from '../gpu/memory';
 import type { Binding, Recorder } from '../gpu/program';
@@ -93,23 +93,6 @@ export interface GraphCapacity {
   /** The adapter whose x·Aᵀ are kept ('save': one buffer per targeted linear and layer). */
   rank: number;
   targets: readonly LinearName[];
-}
-
-/** Which column range of its fused output each linear writes. */
-function columns(m: GpuModel): Record<LinearName, { stride: number; offset: number }> {
-  const { hiddenSize: C, numHeads: NH, numKvHeads: NKV, headDim: D, intermediateSize: I } = m.config;
-  const QD = NH * D;
-  const KVD = NKV * D;
-  const QKVW = QD + 2 * KVD;
-  return {
-    q: { stride: QKVW, offset: 0 },
-    k: { stride: QKVW, offset: QD },
-    v: { stride: QKVW, offset: QD + KVD },
-    o: { stride: C, offset: 0 },
-    gate: { stride: 2 * I, offset: 0 },
-    up: { stride: 2 * I, offset: I },
-    down: { stride: C, offset: 0 },
-  };
 }
 
 /** Inputs of each linear: x [T, IC] in one of the layer's activations. */
@@ -305,7 +288,7 @@ export class TrainGraph {
     const QKVW = QD + 2 * KVD;
     const L = m.uploaded.layers[l];
     const a = this.actsOf(l);
-    const cols = columns(m);
+    const cols = fusedColumns(m.config);
     const adapterOn = (names: LinearName[], x: PooledBuffer, out: PooledBuffer) => {
       if (!lora) return;
       for (const name of names) {
@@ -369,7 +352,7 @@ export class TrainGraph {
 
     // dx: the gradient of the residual stream, carried down through the layers.
     const dx = this.dx;
-    const cols = columns(m);
+    const cols = fusedColumns(m.config);
     for (let l = c.numLayers - 1; l >= 0; l--) {
       if (this.cap.mode === 'recompute') this.recordLayer(rec, shape, l, this.xs[l], this.acts[0].res2, null, lora);
       const L = w.layers[l];
