@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { checkInstruction, conflicts, evaluateStrict, generateInstructions, INSTRUCTION_IDS, SEED_QUESTIONS, SEED_TASKS, validateKwargs } from '../../../src/eval';
 
-const IFEVAL_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../shared/ifeval');
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The current IFEval prompts (shipped with the lab) and the archived revision (test data). */
+const IFEVAL_FILES = [resolve(HERE, '../../../src/lab/data/ifeval/input_data.jsonl'), resolve(HERE, '../../fixtures/ifeval/input_data_gpt4_20231107_145030.jsonl')];
 
 function words(s: string): string[] {
   return s.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
@@ -74,8 +76,8 @@ describe('seed tasks', () => {
   });
 
   it('never overlaps an IFEval prompt (no shared run of 7 words)', () => {
-    const files = ['input_data.jsonl', 'input_data_gpt4_20231107_145030.jsonl'].map((f) => resolve(IFEVAL_DIR, f));
-    for (const f of files) if (!existsSync(f)) throw new Error(`IFEval prompts not found: ${f}. The test needs <repo>/../shared/ifeval.`);
+    const files = IFEVAL_FILES;
+    for (const f of files) if (!existsSync(f)) throw new Error(`IFEval prompts not found: ${f}.`);
     const ifeval = new Set<string>();
     const prompts = new Set<string>();
     for (const f of files) {

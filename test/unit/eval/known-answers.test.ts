@@ -1,6 +1,6 @@
 /**
  * Known-answer test: the official GPT-4 responses scored against the archived IFEval prompts
- * must reproduce the official checker's verdicts (`../shared/ifeval/expected_gpt4.jsonl`).
+ * must reproduce the official checker's verdicts (`test/fixtures/ifeval/expected_gpt4.jsonl`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -8,9 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluateResponses, parseIfevalJsonl, parseResponsesJsonl, responseMap, type IfevalReport } from '../../../src/eval';
 
-// <repo>/../shared/ifeval, resolved from the repository root.
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const DIR = resolve(REPO_ROOT, '../shared/ifeval');
+const DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../fixtures/ifeval');
 
 interface Expected {
   key: number;
@@ -22,7 +20,7 @@ interface Expected {
 function read(name: string): string {
   const path = resolve(DIR, name);
   if (!existsSync(path)) {
-    throw new Error(`IFEval reference data not found: ${path}. The known-answer test needs the shared folder beside the repository (<repo>/../shared/ifeval).`);
+    throw new Error(`IFEval reference data not found: ${path} (see test/fixtures/ifeval/README.md).`);
   }
   return readFileSync(path, 'utf8');
 }
