@@ -2,7 +2,9 @@
  * Token sampling on the GPU by the rule of cpu/sample.ts (its twin: sampleToken), so only the
  * chosen ids are read back, never the vocabulary. One workgroup per row:
  *   temperature 0   argmax, lowest id on ties
- *   otherwise       p = softmax(logits / T), written over the logits row;
+ *   otherwise       p = softmax(logits / T), held unnormalized: e_i = exp((l_i - max) / T) is
+ *                   written over the logits row and masses are compared with topP · Σ e
+ *                   (a pass over the row fewer than dividing: measured ~8% of the kernel);
  *                   top-p threshold τ = the largest value with Σ_{p_i ≥ τ} p_i ≥ topP, found by
  *                   a search on the bit pattern of τ (no sort) with several thresholds per pass
  *                   over the row; a pass compares only the values still between the bounds,
@@ -12,7 +14,7 @@
  *                   u = uniform(seed, step); walk ids in increasing order summing kept p_i and
  *                   take the first id where the sum exceeds u · kept mass (chunk sums first,
  *                   then the chunk that holds the target, id by id).
- *   logits [R, V] (overwritten with probabilities), rowParams [R] (temperature, topP, seed,
+ *   logits [R, V] (overwritten with e), rowParams [R] (temperature, topP, seed,
  *   step), ids [R] u32
  *
  * Two shapes of the same kernel. Wide: 64 threads per row, workgroup reductions (GPUs). Narrow,
@@ -206,8 +208,8 @@ fn main(${FLAT_WG_ARGS}) {
   var s = 0.0;
   ${rowLoop('li', 'P.V', WG, (i) => `let e = exp((x[o + ${i}] - mx) * invT); x[o + ${i}] = e; s += e;`)}
   let sum = ${r.sum('s')};
-  ${rowLoop('li', 'P.V', WG, (i) => `x[o + ${i}] = x[o + ${i}] / sum;`)}
-  let maxP = 1.0 / sum; // the largest e is exp(0) = 1
+  let maxP = 1.0; // the largest e is exp(0) = 1
+  let keepMass = topP * sum; // p_i = e_i / sum: below, p_i ≥ τ reads e_i ≥ τ · sum, and so on
 
   // τ: the largest value with Σ_{p_i ≥ τ} p_i ≥ topP, searched over bit patterns of positive
   // floats (ordered like the floats), ${W - 1} thresholds per pass. Invariant: mass(lo) ≥ topP;
@@ -216,7 +218,7 @@ fn main(${FLAT_WG_ARGS}) {
   // f32 rounding (for topP within 1e-3 of 1 the margin is not: start at 0).
   var tau = 0.0;
   if (topP < 1.0) {
-    var lo = select(0u, bitcast<u32>(0.5 * (1.0 - topP) / f32(P.V)), topP < 0.999);
+    var lo = select(0u, bitcast<u32>(0.5 * (1.0 - topP) / f32(P.V) * sum), topP < 0.999);
     var hi = bitcast<u32>(maxP) + 1u;
     ${narrow ? 'var list: array<f32, LIST>;\n    var st = ListState(0u, 0u, 0.0);' : ''}
     for (var round = 0u; round < 64u; round++) {
@@ -236,7 +238,7 @@ fn main(${FLAT_WG_ARGS}) {
       for (var i = 0u; i < ${W - 1}u; i++) {
         let cand = lo + (i + 1u) * step;
         if (cand >= hi) { break; }
-        if (m[i / 4u][i % 4u] >= topP) { newLo = cand; nLo = n[i / 4u][i % 4u]; } else { newHi = cand; nHi = n[i / 4u][i % 4u]; break; }
+        if (m[i / 4u][i % 4u] >= keepMass) { newLo = cand; nLo = n[i / 4u][i % 4u]; } else { newHi = cand; nHi = n[i / 4u][i % 4u]; break; }
       }
       lo = newLo;
       hi = newHi;
