@@ -30,9 +30,10 @@ const PARAMS = { R: 'u32', V: 'u32' } as const;
 
 /**
  * Candidates a lane may copy out of the row for the later search passes (narrow shape).
- * Measured on SwiftShader (16 rows of 8192, top-p 0.95, flat rows as the bench model's): the
- * sampling kernel 5.6 -> 3.8 ms; lists of 512, 1024 or 2048, copying from the first pass or
- * the second, all within 5%.
+ * Measured on SwiftShader (16 rows of 8192, top-p 0.95): the sampling kernel 5.6 -> 3.8 ms on
+ * uniform random logits, 5.4 -> 3.7 ms on the bench model's; lists of 512, 1024 or 2048,
+ * copying from the first pass or the second, all within 5%. Rows so flat that the lists
+ * overflow every pass (sampling a row of probabilities again) pay for the copies: ~20% slower.
  */
 const LIST = 1024;
 
