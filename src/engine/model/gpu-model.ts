@@ -302,6 +302,10 @@ export class GpuModel {
       if (seq.released) throw new LabError('internal', 'forward on a released sequence.');
       counts.set(seq, (counts.get(seq) ?? 0) + 1);
     }
+    // Every page this step needs first: a pool grown midway would drop the copies recorded so far.
+    let pages = 0;
+    for (const [seq, n] of counts) pages += this.kv.pagesNeeded(seq, n);
+    this.kv.ensureFree(pages);
     for (const [seq, n] of counts) this.kv.reserve(seq, n, enc);
     const next = new Map<KvSequence, number>();
     const positions = new Uint32Array(T);

@@ -107,6 +107,7 @@ export class PagedKvCache {
     if (end > this.maxPages * this.pageSize) {
       throw new LabError('invalid-input', `A sequence of ${end} tokens exceeds the context length of ${this.maxPages * this.pageSize}.`);
     }
+    this.ensureFree(this.pagesNeeded(s, n));
     const first = Math.floor(s.length / this.pageSize);
     let changed = false;
     if (s.length % this.pageSize !== 0 && this.refs[s.pages[first]] > 1) {
@@ -123,6 +124,24 @@ export class PagedKvCache {
     }
     // Most decode steps stay within the last page: no page-table upload then.
     if (changed) this.writeRow(s);
+  }
+
+  /** Pages reserve(s, n) allocates: one more than it appends where a shared partial page is copied. */
+  pagesNeeded(s: KvSequence, n: number): number {
+    const end = Math.min(s.length + n, this.maxPages * this.pageSize);
+    const first = Math.floor(s.length / this.pageSize);
+    const copy = s.length % this.pageSize !== 0 && this.refs[s.pages[first]] > 1 ? 1 : 0;
+    return copy + Math.max(0, Math.ceil(end / this.pageSize) - s.pages.length);
+  }
+
+  /**
+   * Grows the pool now so that `n` pages can be allocated without growing: growing replaces the
+   * K/V buffers, and page copies already recorded on an encoder would read destroyed ones.
+   */
+  ensureFree(n: number): void {
+    let size = this.numPages;
+    while (this.freePages.length + (size - this.numPages) < n) size *= 2;
+    if (size > this.numPages) this.growPages(size);
   }
 
   private allocPage(): number {
