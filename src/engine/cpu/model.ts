@@ -24,7 +24,7 @@
 import { LabError } from '../../errors';
 import { ropeInvFreq, type ModelConfig } from '../model/config';
 import { tensorToF32 } from '../model/dtypes';
-import { LINEAR_NAMES, type LinearName, type LoraAdapter, type ModelWeights, type Tensor } from '../model/weights';
+import { type LinearName, type LoraAdapter, type ModelWeights, type Tensor } from '../model/weights';
 import {
   addForward,
   attentionBackward,
@@ -43,7 +43,7 @@ import {
   swigluForward,
   type FloatArray,
 } from './ops';
-import { linearDims } from '../train/lora';
+import { checkAdapterShapes, linearDims } from '../train/lora';
 import { sampleToken } from './sample';
 
 /** The typed array every buffer of a model uses: Float32Array (default) or Float64Array. */
@@ -264,20 +264,7 @@ export class CpuModel<F extends FloatArray = Float32Array> {
 
   /** Registers (or replaces) a LoRA adapter, after checking its shapes against the model. */
   setAdapter(adapter: LoraAdapter): void {
-    const dims = this.linearDims();
-    if (adapter.layers.length !== this.config.numLayers) {
-      throw new LabError('invalid-input', `Adapter "${adapter.name}" has ${adapter.layers.length} layers; the model has ${this.config.numLayers}.`);
-    }
-    adapter.layers.forEach((layer, i) => {
-      for (const name of LINEAR_NAMES) {
-        const ab = layer[name];
-        if (!ab) continue;
-        const [OC, IC] = dims[name];
-        if (ab.a.length !== adapter.rank * IC || ab.b.length !== OC * adapter.rank) {
-          throw new LabError('invalid-input', `Adapter "${adapter.name}" layer ${i} ${name}: A must be [${adapter.rank},${IC}] and B [${OC},${adapter.rank}].`);
-        }
-      }
-    });
+    checkAdapterShapes(adapter, this.config);
     this.adapters.set(adapter.name, adapter);
   }
 

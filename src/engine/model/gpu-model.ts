@@ -28,6 +28,7 @@ import type { PooledBuffer } from '../gpu/memory';
 import { PANEL, destroyLinear, uploadLinear, type GpuLinear } from '../gpu/linear';
 import { destroyLoraLinear, loraForward, uploadLoraLinear, writeLoraLinear, type GpuLoraLinear } from '../gpu/lora';
 import { Recorder, type Program } from '../gpu/program';
+import { checkAdapterShapes, linearDims } from '../train/lora';
 import { embeddingForward } from '../gpu/embedding';
 import { rmsnormForward } from '../gpu/rmsnorm';
 import { matmulForward } from '../gpu/matmul';
@@ -190,11 +191,9 @@ export class GpuModel {
 
   /** [out, in] of each linear. */
   linearDims(): Record<LinearName, [number, number]> {
-    const c = this.config;
-    const q = c.numHeads * c.headDim;
-    const kv = c.numKvHeads * c.headDim;
-    return { q: [q, c.hiddenSize], k: [kv, c.hiddenSize], v: [kv, c.hiddenSize], o: [c.hiddenSize, q], gate: [c.intermediateSize, c.hiddenSize], up: [c.intermediateSize, c.hiddenSize], down: [c.hiddenSize, c.intermediateSize] };
+    return linearDims(this.config);
   }
+
 
   /** The weights as uploaded, for the training graph (which records its own passes over them). */
   get uploaded(): { embed: GpuLinear; lmHead: GpuLinear; finalNorm: PooledBuffer; layers: readonly GpuLayer[]; rope: PooledBuffer } {
@@ -212,20 +211,7 @@ export class GpuModel {
    */
   async setAdapter(adapter: LoraAdapter): Promise<void> {
     this.assertUsable();
-    const dims = this.linearDims();
-    if (adapter.layers.length !== this.config.numLayers) {
-      throw new LabError('invalid-input', `Adapter "${adapter.name}" has ${adapter.layers.length} layers; the model has ${this.config.numLayers}.`);
-    }
-    adapter.layers.forEach((layer, i) => {
-      for (const name of LINEAR_NAMES) {
-        const ab = layer[name];
-        if (!ab) continue;
-        const [OC, IC] = dims[name];
-        if (ab.a.length !== adapter.rank * IC || ab.b.length !== OC * adapter.rank) {
-          throw new LabError('invalid-input', `Adapter "${adapter.name}" layer ${i} ${name}: A must be [${adapter.rank},${IC}] and B [${OC},${adapter.rank}].`);
-        }
-      }
-    });
+    checkAdapterShapes(adapter, this.config);
     const held = this.adapters.get(adapter.name);
     if (held && sameShapes(held.adapter, adapter)) {
       adapter.layers.forEach((layer, i) => {
@@ -237,6 +223,7 @@ export class GpuModel {
       held.adapter = adapter;
       return;
     }
+    const dims = this.linearDims();
     const layers = await this.gpu.guardOom(`adapter "${adapter.name}"`, () =>
       adapter.layers.map((layer, i) => {
         const out: Partial<Record<LinearName, GpuLoraLinear>> = {};

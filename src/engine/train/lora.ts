@@ -80,6 +80,24 @@ export function linearDims(c: ModelConfig): Record<LinearName, [number, number]>
   return { q: [q, C], k: [kv, C], v: [kv, C], o: [C, q], gate: [I, C], up: [I, C], down: [C, I] };
 }
 
+/** Throws unless `adapter` fits a model of config `c`: its layer count and every A [r, in], B [out, r]. */
+export function checkAdapterShapes(adapter: LoraAdapter, c: ModelConfig): void {
+  const dims = linearDims(c);
+  if (adapter.layers.length !== c.numLayers) {
+    throw new LabError('invalid-input', `Adapter "${adapter.name}" has ${adapter.layers.length} layers; the model has ${c.numLayers}.`);
+  }
+  adapter.layers.forEach((layer, i) => {
+    for (const name of LINEAR_NAMES) {
+      const ab = layer[name];
+      if (!ab) continue;
+      const [OC, IC] = dims[name];
+      if (ab.a.length !== adapter.rank * IC || ab.b.length !== OC * adapter.rank) {
+        throw new LabError('invalid-input', `Adapter "${adapter.name}" layer ${i} ${name}: A must be [${adapter.rank},${IC}] and B [${OC},${adapter.rank}].`);
+      }
+    }
+  });
+}
+
 export interface CreateAdapterOptions {
   seed: number;
   /**
