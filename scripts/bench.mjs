@@ -4,7 +4,8 @@
 // `npm run bench -- --only train` runs the training benchmark alone.
 // `npm run bench -- --page <name>` runs bench/<name>.html instead and writes what it returns to
 // bench/results/<name>.json: --page profile (or --profile) is where a decode step's time goes,
-// --page matmul-tiles compares matmul tilings. BENCH_QUERY is passed as the page's query string.
+// --page train-profile is where a DPO step's forward and backward time goes, --page matmul-tiles
+// compares matmul tilings. BENCH_QUERY is passed as the page's query string.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'vite';
 import { chromium } from 'playwright';

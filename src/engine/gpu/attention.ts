@@ -90,6 +90,13 @@ fn main(${FLAT_WG_ARGS}) {
 
 const ATT_PARAMS = { T: 'u32', NH: 'u32', group: 'u32', qStride: 'u32', qOff: 'u32', kvWidth: 'u32', pageSize: 'u32', maxPages: 'u32', scale: 'f32' } as const;
 
+/** Query heads per quad: the largest divisor of the group up to 4 (registers: a few D/4 floats per head and lane). */
+function headsPerQuad(group: number): number {
+  let h = Math.min(4, group);
+  while (group % h !== 0) h--;
+  return h;
+}
+
 export function attentionForward(
   rec: Recorder,
   out: Binding,
@@ -107,9 +114,7 @@ export function attentionForward(
   }
   const group = NH / NKV;
   if (rec.gpu.narrowSubgroups) {
-    // Heads per quad: the largest divisor of the group up to 4 (registers: 2·D/4 floats per head and lane).
-    let HPQ = Math.min(4, group);
-    while (group % HPQ !== 0) HPQ--;
+    const HPQ = headsPerQuad(group);
     rec.dispatch({
       key: `attention-quad/d${D}/h${HPQ}`,
       source: () => attentionQuadWgsl(D, HPQ),
@@ -263,6 +268,13 @@ export interface Segments {
   end: Binding;
 }
 
+/**
+ * Key rows per quad of the dk/dv kernel: each query row read serves that many. Measured on
+ * SwiftShader (bench/train-profile.ts, 2 × ~120 rows, D 64, 4 query heads per KV head): 1 → 91
+ * ms, 2 → 65, 4 → 50, 8 → 55.
+ */
+const DKV_KEY_ROWS = 4;
+
 const BWD_PARAMS = { T: 'u32', NH: 'u32', NKV: 'u32', group: 'u32', stride: 'u32', qOff: 'u32', kOff: 'u32', vOff: 'u32', scale: 'f32' } as const;
 
 /**
@@ -284,6 +296,9 @@ const BWD_PARAMS = { T: 'u32', NH: 'u32', NKV: 'u32', group: 'u32', stride: 'u32
  *      error on software adapters, ~1e-5, would show in every p).
  *   2. one thread per (key row s, KV head g), over the queries t ≥ s of its segment and the
  *      query heads of its group: dv_s = Σ p_ts·datt_t, dk_s = scale · Σ dscore_ts·q_t.
+ * Where subgroups are 4 lanes, both run on quads as the forward does (lanes split D; kernel 1
+ * takes a chunk of a KV head's query heads, kernel 2 DKV_KEY_ROWS key rows): 2.9× less time
+ * than one thread each on the train bench (418 → 100 ms for the 4 layers of a DPO pair).
  */
 export function attentionBackward(
   rec: Recorder,
@@ -302,7 +317,28 @@ export function attentionBackward(
   if (D % 4 !== 0 || stride % 4 !== 0 || qOff % 4 !== 0 || kOff % 4 !== 0 || vOff % 4 !== 0) {
     throw new LabError('unsupported', `Attention needs a head dimension divisible by 4 (this model has ${D}).`);
   }
-  const values = { T, NH, NKV, group: NH / NKV, stride, qOff, kOff, vOff, scale: 1 / Math.sqrt(D) };
+  const group = NH / NKV;
+  const values = { T, NH, NKV, group, stride, qOff, kOff, vOff, scale: 1 / Math.sqrt(D) };
+  if (rec.gpu.narrowSubgroups) {
+    const HPQ = headsPerQuad(group);
+    rec.dispatch({
+      key: `attention-backward-dq-quad/d${D}/h${HPQ}`,
+      source: () => attentionDqQuadWgsl(D, HPQ),
+      params: BWD_PARAMS,
+      values,
+      bindings: [qkv, datt, segments.start, dqkv, scratch.lse, scratch.delta],
+      workgroups: gridFor(T * (NH / HPQ)),
+    });
+    rec.dispatch({
+      key: `attention-backward-dkv-quad/d${D}`,
+      source: () => attentionDkvQuadWgsl(D, DKV_KEY_ROWS),
+      params: BWD_PARAMS,
+      values,
+      bindings: [qkv, datt, segments.end, scratch.lse, scratch.delta, dqkv],
+      workgroups: gridFor(Math.ceil(T / DKV_KEY_ROWS) * NKV),
+    });
+    return;
+  }
   rec.dispatch({
     key: `attention-backward-dq/d${D}`,
     source: () => attentionDqWgsl(D),
@@ -420,6 +456,135 @@ fn main(${FLAT_WG_ARGS}) {
     }
   }
   ${each((d) => `dqkv[kb + ${d}u] = dk${d}; dqkv[vb + ${d}u] = dv${d};`, '\n  ')}
+}
+`;
+}
+
+/**
+ * attentionDqWgsl with quads (as attentionQuadWgsl): workgroup = one quad = (row t, heads
+ * h0..h0+HPQ-1 of one KV head); lane q holds vec4 slots q, q+4, … of each head's q, datt and
+ * dq, and each key and value row is read once for the chunk's heads.
+ */
+function attentionDqQuadWgsl(D: number, HPQ: number): string {
+  const DV = D / 4;
+  const S = Math.ceil(DV / 4);
+  const slots = (f: (j: number) => string, sep = ' ') => unroll(S, f, sep);
+  const heads = (f: (h: number) => string, sep = '\n  ') => unroll(HPQ, f, sep);
+  // (q·k, datt·v) of head h against the key and value slots k{j}, v{j}, summed over the quad.
+  const dots = (h: number) => `quadSum2(${slots((j) => `vec2f(dot(q${h}_${j}, k${j}), dot(g${h}_${j}, v${j}))`, ' + ')})`;
+  const loadKv = `let kb = (s * P.stride + P.kOff + kvh * ${D}u) / 4u;
+    let vb = (s * P.stride + P.vOff + kvh * ${D}u) / 4u;
+    ${slots((j) => `let k${j} = qkv[kb + d${j}]; let v${j} = qkv[vb + d${j}];`)}`;
+  return `enable subgroups;
+${paramsWgsl(BWD_PARAMS)}${storageWgsl([
+    ['qkv', 'read', 'vec4f'],
+    ['datt', 'read', 'vec4f'],
+    ['segStart', 'read', 'u32'],
+    ['dqkv', 'read_write', 'vec4f'],
+    ['lseOut', 'read_write', 'vec2f'],
+    ['deltaOut', 'read_write', 'f32'],
+  ])}
+fn quadSum2(v: vec2f) -> vec2f { let a = v + quadSwapX(v); return a + quadSwapY(a); }
+@compute @workgroup_size(4)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let quads = P.NH / ${HPQ}u;
+  if (wg >= P.T * quads) { return; } // uniform: the whole quad
+  let t = wg / quads;
+  let h0 = (wg % quads) * ${HPQ}u;
+  let kvh = h0 / P.group;
+  let st = segStart[t];
+  let l4 = lane & 3u;
+  ${slots((j) => `let d${j} = min(l4 + ${4 * j}u, ${DV - 1}u); let on${j} = select(0.0, 1.0, l4 + ${4 * j}u < ${DV}u);`, '\n  ')}
+  let qb = (t * P.stride + P.qOff) / 4u;
+  let ob = t * P.NH * ${DV}u;
+  ${heads((h) => `${slots((j) => `let q${h}_${j} = qkv[qb + (h0 + ${h}u) * ${DV}u + d${j}] * on${j}; let g${h}_${j} = datt[ob + (h0 + ${h}u) * ${DV}u + d${j}] * on${j};`)}
+  var m${h} = -3.0e38; var l${h} = 0.0; var pd${h} = 0.0;`)}
+  for (var s = st; s <= t; s++) {
+    ${loadKv}
+    ${heads((h) => `{
+      let sd = ${dots(h)};
+      let score = sd.x * P.scale;
+      let mNew = max(m${h}, score);
+      let corr = exp(m${h} - mNew);
+      let e = exp(score - mNew);
+      l${h} = l${h} * corr + e;
+      pd${h} = pd${h} * corr + e * sd.y;
+      m${h} = mNew;
+    }`, '\n    ')}
+  }
+  ${heads((h) => `let delta${h} = pd${h} / l${h}; ${slots((j) => `var dq${h}_${j} = vec4f(0.0);`)}`)}
+  for (var s = st; s <= t; s++) {
+    ${loadKv}
+    ${heads((h) => `{
+      let sd = ${dots(h)};
+      let p = exp(sd.x * P.scale - m${h}) / l${h};
+      let ds = vec4f(p * (sd.y - delta${h}) * P.scale);
+      ${slots((j) => `dq${h}_${j} = fma(ds, k${j}, dq${h}_${j});`)}
+    }`, '\n    ')}
+  }
+  ${heads((h) => `${slots((j) => `if (l4 + ${4 * j}u < ${DV}u) { dqkv[qb + (h0 + ${h}u) * ${DV}u + d${j}] = dq${h}_${j}; }`)}
+  if (l4 == 0u) { lseOut[t * P.NH + h0 + ${h}u] = vec2f(m${h}, l${h}); deltaOut[t * P.NH + h0 + ${h}u] = delta${h}; }`)}
+}
+`;
+}
+
+/**
+ * attentionDkvWgsl with quads: workgroup = one quad = (key rows sb..sb+KR-1, KV head); lane q
+ * holds vec4 slots q, q+4, … of their k, v, dk and dv, and reads a quarter of each query row
+ * and datt row, once for the KR key rows (which may straddle a segment end: each row masks the
+ * queries outside its own range).
+ */
+function attentionDkvQuadWgsl(D: number, KR: number): string {
+  const DV = D / 4;
+  const S = Math.ceil(DV / 4);
+  const slots = (f: (j: number) => string, sep = ' ') => unroll(S, f, sep);
+  const keys = (f: (r: number) => string, sep = '\n  ') => unroll(KR, f, sep);
+  return `enable subgroups;
+${paramsWgsl(BWD_PARAMS)}${storageWgsl([
+    ['qkv', 'read', 'vec4f'],
+    ['datt', 'read', 'vec4f'],
+    ['segEnd', 'read', 'u32'],
+    ['lse', 'read', 'vec2f'],
+    ['delta', 'read', 'f32'],
+    ['dqkv', 'read_write', 'vec4f'],
+  ])}
+fn quadSum2(v: vec2f) -> vec2f { let a = v + quadSwapX(v); return a + quadSwapY(a); }
+@compute @workgroup_size(4)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  let wg = wid.x + wid.y * nwg.x;
+  let blocks = (P.T + ${KR - 1}u) / ${KR}u;
+  if (wg >= blocks * P.NKV) { return; } // uniform: the whole quad
+  let kvh = wg % P.NKV;
+  let sb = (wg / P.NKV) * ${KR}u;
+  let l4 = lane & 3u;
+  ${slots((j) => `let d${j} = min(l4 + ${4 * j}u, ${DV - 1}u); let on${j} = select(0.0, 1.0, l4 + ${4 * j}u < ${DV}u);`, '\n  ')}
+  var tEnd = 0u;
+  ${keys((r) => `let s${r} = min(sb + ${r}u, P.T - 1u); let end${r} = select(s${r}, segEnd[s${r}], sb + ${r}u < P.T); tEnd = max(tEnd, end${r});
+  let kb${r} = (s${r} * P.stride + P.kOff + kvh * ${D}u) / 4u;
+  let vb${r} = (s${r} * P.stride + P.vOff + kvh * ${D}u) / 4u;
+  ${slots((j) => `let k${r}_${j} = qkv[kb${r} + d${j}] * on${j}; let v${r}_${j} = qkv[vb${r} + d${j}] * on${j}; var dk${r}_${j} = vec4f(0.0); var dv${r}_${j} = vec4f(0.0);`, '\n  ')}`)}
+  for (var t = sb; t < tEnd; t++) {
+    for (var hh = 0u; hh < P.group; hh++) {
+      let h = kvh * P.group + hh;
+      let j = t * P.NH + h;
+      let qb = (t * P.stride + P.qOff + h * ${D}u) / 4u;
+      let ob = j * ${DV}u;
+      ${slots((j) => `let q${j} = qkv[qb + d${j}]; let g${j} = datt[ob + d${j}];`, '\n      ')}
+      let ml = lse[j];
+      let dj = delta[j];
+      ${keys((r) => `{
+        let sd = quadSum2(${slots((j) => `vec2f(dot(q${j}, k${r}_${j}), dot(g${j}, v${r}_${j}))`, ' + ')});
+        let live = t >= s${r} && t < end${r};
+        let p = select(0.0, exp(sd.x * P.scale - ml.x) / ml.y, live);
+        let ds = vec4f(p * (sd.y - dj) * P.scale);
+        ${slots((j) => `dv${r}_${j} = fma(vec4f(p), g${j}, dv${r}_${j}); dk${r}_${j} = fma(ds, q${j}, dk${r}_${j});`, '\n        ')}
+      }`, '\n      ')}
+    }
+  }
+  ${keys((r) => `if (sb + ${r}u < P.T) {
+    ${slots((j) => `if (l4 + ${4 * j}u < ${DV}u) { dqkv[kb${r} + d${j}] = dk${r}_${j}; dqkv[vb${r} + d${j}] = dv${r}_${j}; }`, '\n    ')}
+  }`)}
 }
 `;
 }

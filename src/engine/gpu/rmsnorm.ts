@@ -6,7 +6,7 @@
  * Where subgroups are 4 lanes (a CPU's SIMD: device.ts narrowSubgroups), one subgroup of 4
  * threads per row sums with subgroupAdd: no barrier (there a barrier makes every 4 lanes a
  * coroutine, ~30 µs per workgroup of 64, 10× the work of a decode row). Elsewhere: 64 threads
- * per row and a workgroup reduction. The backward is one workgroup per row.
+ * per row and a workgroup reduction. The backward is one workgroup per row, the same way.
  *   out [R, C], x [*, C], w [C], rows [R] u32
  */
 import type { Binding, Recorder } from './program';
@@ -71,9 +71,10 @@ export function rmsnormBackward(
 ): void {
   const rows = opts.rows ?? null;
   const acc = opts.accumulate ?? false;
+  const sub = rec.gpu.narrowSubgroups;
   rec.dispatch({
-    key: `rmsnorm-backward/${rows ? 'scatter' : 'rows'}/${acc ? 'add' : 'set'}`,
-    source: () => rmsnormBackwardWgsl(rows !== null, acc),
+    key: `rmsnorm-backward/${rows ? 'scatter' : 'rows'}/${acc ? 'add' : 'set'}/${sub ? 'subgroup' : 'workgroup'}`,
+    source: () => rmsnormBackwardWgsl(rows !== null, acc, sub),
     params: BACKWARD_PARAMS,
     values: { R, C, eps },
     bindings: rows ? [dout, x, w, rows, dx] : [dout, x, w, dx],
@@ -81,8 +82,8 @@ export function rmsnormBackward(
   });
 }
 
-function rmsnormBackwardWgsl(scatter: boolean, accumulate: boolean): string {
-  const WG = 64;
+function rmsnormBackwardWgsl(scatter: boolean, accumulate: boolean, subgroups: boolean): string {
+  const WG = subgroups ? 4 : 64;
   const decls: [string, 'read' | 'read_write', string][] = [
     ['dout', 'read', 'f32'],
     ['x', 'read', 'f32'],
@@ -91,7 +92,7 @@ function rmsnormBackwardWgsl(scatter: boolean, accumulate: boolean): string {
   if (scatter) decls.push(['rows', 'read', 'u32']);
   decls.push(['dx', 'read_write', 'f32']);
   const v = 'rstd * w[i] * dout[g + i] - k * x[o + i]';
-  return `${paramsWgsl(BACKWARD_PARAMS)}${storageWgsl(decls)}${reduceWgsl(WG)}
+  return `${subgroups ? 'enable subgroups;\n' : ''}${paramsWgsl(BACKWARD_PARAMS)}${storageWgsl(decls)}${subgroups ? '' : reduceWgsl(WG)}
 @compute @workgroup_size(${WG})
 fn main(${FLAT_WG_ARGS}) {
   ${FLAT_WG}
@@ -106,9 +107,9 @@ fn main(${FLAT_WG_ARGS}) {
     ss += xv * xv;
     dot += dout[g + i] * w[i] * xv;
   }
-  let total = wgSum(ss, li);
-  let rstd = 1.0 / sqrt(total / f32(P.C) + P.eps);
-  let k = rstd * rstd * rstd * wgSum(dot, li) / f32(P.C);
+  ${subgroups ? 'let sums = subgroupAdd(vec2f(ss, dot));' : 'let sums = vec2f(wgSum(ss, li), wgSum(dot, li));'}
+  let rstd = 1.0 / sqrt(sums.x / f32(P.C) + P.eps);
+  let k = rstd * rstd * rstd * sums.y / f32(P.C);
   for (var i = li; i < P.C; i += ${WG}u) { dx[o + i] = ${accumulate ? `dx[o + i] + ${v}` : v}; }
 }
 `;

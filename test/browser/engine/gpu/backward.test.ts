@@ -39,7 +39,7 @@ function setCols(dst: Float32Array, src: Float32Array, rows: number, stride: num
 }
 
 describe('backward kernels against the CPU reference', () => {
-  it('rmsnormBackward: set, accumulate, and scattered rows (the final norm of the LM-head rows)', async () => {
+  for (const subgroups of [true, false]) it(`rmsnormBackward: set, accumulate, and scattered rows (the final norm of the LM-head rows)${subgroups ? ', subgroup sums' : ', without subgroups'}`, async () => {
     await withGpu(async (gpu) => {
       const T = randInt(3, 9);
       const C = randInt(70, 150);
@@ -71,7 +71,7 @@ describe('backward kernels against the CPU reference', () => {
         for (let j = 0; j < C; j++) want[r * C + j] += d[j];
       });
       expectClose('rmsnormBackward', await gpu.readF32(dx.buffer, 0, T * C), want, { floor: 1e-2 });
-    });
+    }, { subgroups });
   });
 
   for (const dtype of TEST_DTYPES) {
@@ -193,8 +193,8 @@ describe('backward kernels against the CPU reference', () => {
     });
   });
 
-  for (const [NH, NKV] of [[4, 2], [6, 1], [3, 3]]) {
-    it(`attentionBackward (NH ${NH}, NKV ${NKV}): three sequences as segments of one batch`, async () => {
+  for (const [NH, NKV] of [[4, 2], [6, 1], [3, 3], [12, 2]]) for (const subgroups of [true, false]) {
+    it(`attentionBackward (NH ${NH}, NKV ${NKV}${subgroups ? ', quads' : ', without subgroups'}): three sequences as segments of one batch`, async () => {
       await withGpu(async (gpu) => {
         const D = 4 * randInt(2, 4);
         const lens = [randInt(1, 4), randInt(5, 12), randInt(2, 9)];
@@ -252,13 +252,13 @@ describe('backward kernels against the CPU reference', () => {
         const got = await gpu.readF32(dqkv.buffer, 0, T * stride);
         // dk and dv sum over every later query of the segment and every head of the group (up to
         // ~70 terms here), with cancellation in dp − Δ: f32 leaves ~2e-7 on values of rms 0.1..1,
-        // up to ~2e-5 of the 1e-2 floor.
-        const tol = { floor: 1e-2, rtol: 5e-5 };
+        // up to ~4.4e-5 of the 1e-2 floor (measured over 12 runs of these 8 cases).
+        const tol = { floor: 1e-2, rtol: 1e-4 };
         expectClose('attentionBackward', cols(got, T, stride, qOff, QD), wantDq, tol);
         expectClose('attentionBackward', cols(got, T, stride, kOff, KVD), wantDk, tol);
         expectClose('attentionBackward', cols(got, T, stride, vOff, KVD), wantDv, tol);
         expect(cols(got, T, stride, 0, qOff).every((x) => x === 0)).toBe(true); // other columns untouched
-      });
+      }, { subgroups });
     });
   }
 
