@@ -1,7 +1,7 @@
 /**
  * Where a DPO step's GPU time goes (`npm run bench -- --page train-profile`), on the train
  * bench's model and pair: the recorded forward and backward programs of one step, replayed
- * whole and by kernel class (matmuls by linear), each in one submission.
+ * whole and by kernel class (matmuls by linear), each in one submission; medians over rounds.
  */
 import { Gpu } from '../src/engine/gpu/device';
 import type { Program } from '../src/engine/gpu/program';
@@ -73,11 +73,13 @@ async function main(): Promise<unknown> {
     }
   }
   log(`${'figure'.padEnd(36)} ${'wall ms'.padStart(8)} ${'cpu ms'.padStart(8)}`);
+  const figures: Record<string, { wallMs: number; cpuMs: number }> = {};
   for (const [k, v] of Object.entries(rounds)) {
     if (k.endsWith(' (cpu)')) continue;
+    figures[k.trim()] = { wallMs: median(v), cpuMs: median(rounds[`${k} (cpu)`]) };
     log(`${k.padEnd(36)} ${median(v).toFixed(1).padStart(8)} ${median(rounds[`${k} (cpu)`]).toFixed(1).padStart(8)}`);
   }
-  return { rounds };
+  return { medians: figures };
 }
 
 runPage(main);
