@@ -64,13 +64,14 @@ export interface LoraBackwardLayout {
 
 /**
  * Backward of loraForward: dx += …, and with `grads` dA [r, IC] += …, dB [OC, r] += … (an adapter
- * applied but not trained passes null and only hands dx on). dxa [T, r] is scratch.
+ * applied but not trained passes null and only hands dx on; dx null: nothing below needs it).
+ * dxa [T, r] is scratch.
  *   out += scale · xa·Bᵀ  ⇒  dxa = scale · dout·B,  dB += scale · doutᵀ·xa
  *   xa = x·Aᵀ            ⇒  dx += dxa·A,          dA += dxaᵀ·x
  */
 export function loraBackward(
   rec: Recorder,
-  dx: Binding,
+  dx: Binding | null,
   grads: { a: Binding; b: Binding } | null,
   dout: Binding,
   x: Binding,

@@ -357,7 +357,7 @@ export class TrainGraph {
       if (this.cap.mode === 'recompute') this.recordLayer(rec, shape, l, this.xs[l], this.acts[0].res2, null, lora);
       const L = w.layers[l];
       const a = this.actsOf(l);
-      const adapterBack = (names: LinearName[], dIn: PooledBuffer, dOut: PooledBuffer) => {
+      const adapterBack = (names: LinearName[], dIn: PooledBuffer | null, dOut: PooledBuffer) => {
         for (const name of names) {
           const ll = lora.layers[l][name];
           if (!ll) continue;
@@ -390,13 +390,17 @@ export class TrainGraph {
       });
       // q, k rotated in place
       ropeBackward(rec, this.dqkv, this.positions, w.rope, T, D, { stride: QKVW, off0: 0, n0: NH, off1: QD, n1: NKV });
-      // q|k|v = xn1·Wᵀ + b (+ LoRA), bias frozen
+      // q|k|v = xn1·Wᵀ + b (+ LoRA), bias frozen. Below the first layer is the frozen
+      // embedding: there only the adapter's own gradients are left to compute.
+      if (l === 0) {
+        adapterBack(['q', 'k', 'v'], null, this.dqkv);
+        break;
+      }
       matmulBackward(rec, this.dxn, null, this.dqkv, null, L.qkv, T);
       adapterBack(['q', 'k', 'v'], this.dxn, this.dqkv);
       // xn1 = rmsnorm(xIn): dx += …  (dx is now d xIn, the previous layer's output)
       rmsnormBackward(rec, dx, this.dxn, this.xs[l], L.inputNorm, T, C, c.rmsNormEps, { accumulate: true });
     }
-    // The embedding is frozen: dx (the gradient of the embedded tokens) stops here.
   }
 }
 
