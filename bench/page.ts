@@ -1,8 +1,11 @@
 /**
- * Shared pieces of the measurement pages other than engine.ts (profile.ts, matmul-tiles.ts),
- * which scripts/bench.mjs runs with `--page <name>`: logging to the page and the console, the
- * GPU process's CPU time, medians, and handing the result (or the error) to the runner.
+ * Shared pieces of the measurement pages other than engine.ts (profile.ts, train-profile.ts,
+ * matmul-tiles.ts), which scripts/bench.mjs runs with `--page <name>`: logging to the page and
+ * the console, the GPU process's CPU time, replays of recorded programs, medians, and handing
+ * the result (or the error) to the runner.
  */
+import type { Gpu } from '../src/engine/gpu/device';
+import type { Program } from '../src/engine/gpu/program';
 
 declare global {
   interface Window {
@@ -26,6 +29,18 @@ export function log(s: string): void {
  */
 export async function gpuCpuMs(): Promise<number> {
   return window.gpuProcessCpuMs ? window.gpuProcessCpuMs() : NaN;
+}
+
+/** Wall and GPU-process CPU ms per replay of `p`, encoded `reps` times into one submission. */
+export async function replay(gpu: Gpu, p: Program, reps: number): Promise<[number, number]> {
+  const enc = gpu.device.createCommandEncoder();
+  for (let i = 0; i < reps; i++) p.encode(enc);
+  const c0 = await gpuCpuMs();
+  const t0 = performance.now();
+  gpu.submit([enc.finish()]);
+  await gpu.device.queue.onSubmittedWorkDone();
+  const t = (performance.now() - t0) / reps;
+  return [t, ((await gpuCpuMs()) - c0) / reps];
 }
 
 export function median(a: readonly number[]): number {

@@ -13,7 +13,7 @@ import type { KvSequence } from '../src/engine/model/kv-cache';
 import { generate } from '../src/engine/model/generate';
 import { tinyWeights } from '../src/engine/tiny/tiny';
 import { BENCH_MODEL, PROMPT_TOKENS, DECODE_STEPS } from './model';
-import { gpuCpuMs, log, median, runPage } from './page';
+import { log, median, replay, runPage } from './page';
 
 const ROUNDS = Number(new URLSearchParams(location.search).get('rounds') ?? 5);
 
@@ -29,18 +29,6 @@ function classify(labels: string[]): string[] {
     }
     return l.split('/')[0];
   });
-}
-
-/** Wall and GPU-process CPU ms per replay of `p`. */
-async function replay(gpu: Gpu, p: Program, reps: number): Promise<[number, number]> {
-  const enc = gpu.device.createCommandEncoder();
-  for (let i = 0; i < reps; i++) p.encode(enc);
-  const c0 = await gpuCpuMs();
-  const t0 = performance.now();
-  gpu.submit([enc.finish()]);
-  await gpu.device.queue.onSubmittedWorkDone();
-  const t = (performance.now() - t0) / reps;
-  return [t, ((await gpuCpuMs()) - c0) / reps];
 }
 
 interface Setup {

@@ -10,7 +10,7 @@ import { GpuTrainEngine } from '../src/engine/model/gpu-train-engine';
 import { createAdapter } from '../src/engine/train/lora';
 import { tinyWeights } from '../src/engine/tiny/tiny';
 import { BENCH_MODEL } from './model';
-import { gpuCpuMs, log, median, runPage } from './page';
+import { log, median, replay, runPage } from './page';
 
 const ROUNDS = Number(new URLSearchParams(location.search).get('rounds') ?? 3);
 
@@ -30,16 +30,6 @@ function classify(labels: string[], backward: boolean): string[] {
     const head = backward ? i === 0 : i === count - 1;
     return `${kind} ${head ? 'lmHead' : layer[(backward ? i - 1 : i) % layer.length]}`;
   });
-}
-
-async function replay(gpu: Gpu, p: Program, reps: number): Promise<[number, number]> {
-  const enc = gpu.device.createCommandEncoder();
-  for (let i = 0; i < reps; i++) p.encode(enc);
-  const c0 = await gpuCpuMs();
-  const t0 = performance.now();
-  gpu.submit([enc.finish()]);
-  await gpu.device.queue.onSubmittedWorkDone();
-  return [(performance.now() - t0) / reps, ((await gpuCpuMs()) - c0) / reps];
 }
 
 async function main(): Promise<unknown> {

@@ -203,6 +203,29 @@ fn main(${FLAT_WG_ARGS}) {
 `;
 }
 
+/** Sums over a quad's four lanes, and the entry point of a one-quad workgroup (flat index wg). */
+const QUAD_WGSL = `fn quadSum(v: f32) -> f32 { let a = v + quadSwapX(v); return a + quadSwapY(a); }
+fn quadSum2(v: vec2f) -> vec2f { let a = v + quadSwapX(v); return a + quadSwapY(a); }
+@compute @workgroup_size(4)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  let wg = wid.x + wid.y * nwg.x;`;
+
+/** Quad wg = (row t, query heads h0..h0+HPQ-1 of KV head kvh); the whole quad returns past the rows. */
+function rowHeadsWgsl(HPQ: number): string {
+  return `let quads = P.NH / ${HPQ}u;
+  if (wg >= P.T * quads) { return; } // uniform: the whole quad
+  let t = wg / quads;
+  let h0 = (wg % quads) * ${HPQ}u;
+  let kvh = h0 / P.group;`;
+}
+
+/** Lane l4 of a quad takes vec4 slots j = 0..S-1 of a head, index d{j} = l4 + 4j (clamped; on{j} = 0 past D/4). */
+function laneSlotsWgsl(D: number): string {
+  const DV = D / 4;
+  return `let l4 = lane & 3u;
+  ${unroll(Math.ceil(DV / 4), (j) => `let d${j} = min(l4 + ${4 * j}u, ${DV - 1}u); let on${j} = select(0.0, 1.0, l4 + ${4 * j}u < ${DV}u);`, '\n  ')}`;
+}
+
 /**
  * Workgroup = one quad = (row t, heads h0..h0+HPQ-1 of one KV head). Lane q holds vec4 slots
  * j = 0..S-1 of each head, D index 4·(q + 4j) (slots past D/4 read a clamped index and count 0).
@@ -222,19 +245,11 @@ ${paramsWgsl(ATT_PARAMS)}${storageWgsl([
     ['positions', 'read', 'u32'],
     ['out', 'read_write', 'vec4f'],
   ])}
-fn quadSum(v: f32) -> f32 { let a = v + quadSwapX(v); return a + quadSwapY(a); }
-@compute @workgroup_size(4)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let quads = P.NH / ${HPQ}u;
-  if (wg >= P.T * quads) { return; } // uniform: the whole quad
-  let t = wg / quads;
-  let h0 = (wg % quads) * ${HPQ}u;
-  let kvh = h0 / P.group;
+${QUAD_WGSL}
+  ${rowHeadsWgsl(HPQ)}
   let seq = rowSeq[t];
   let last = positions[t];
-  let l4 = lane & 3u;
-  ${slots((j) => `let d${j} = min(l4 + ${4 * j}u, ${DV - 1}u); let on${j} = select(0.0, 1.0, l4 + ${4 * j}u < ${DV}u);`, '\n  ')}
+  ${laneSlotsWgsl(D)}
   let qb = (t * P.qStride + P.qOff) / 4u;
   ${heads((h) => `${slots((j) => `let q${h}_${j} = q[qb + (h0 + ${h}u) * ${DV}u + d${j}] * on${j}; var a${h}_${j} = vec4f(0.0);`)}
   var m${h} = -3.0e38; var l${h} = 0.0;`)}
@@ -484,18 +499,10 @@ ${paramsWgsl(BWD_PARAMS)}${storageWgsl([
     ['lseOut', 'read_write', 'vec2f'],
     ['deltaOut', 'read_write', 'f32'],
   ])}
-fn quadSum2(v: vec2f) -> vec2f { let a = v + quadSwapX(v); return a + quadSwapY(a); }
-@compute @workgroup_size(4)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
-  let wg = wid.x + wid.y * nwg.x;
-  let quads = P.NH / ${HPQ}u;
-  if (wg >= P.T * quads) { return; } // uniform: the whole quad
-  let t = wg / quads;
-  let h0 = (wg % quads) * ${HPQ}u;
-  let kvh = h0 / P.group;
+${QUAD_WGSL}
+  ${rowHeadsWgsl(HPQ)}
   let st = segStart[t];
-  let l4 = lane & 3u;
-  ${slots((j) => `let d${j} = min(l4 + ${4 * j}u, ${DV - 1}u); let on${j} = select(0.0, 1.0, l4 + ${4 * j}u < ${DV}u);`, '\n  ')}
+  ${laneSlotsWgsl(D)}
   let qb = (t * P.stride + P.qOff) / 4u;
   let ob = t * P.NH * ${DV}u;
   ${heads((h) => `${slots((j) => `let q${h}_${j} = qkv[qb + (h0 + ${h}u) * ${DV}u + d${j}] * on${j}; let g${h}_${j} = datt[ob + (h0 + ${h}u) * ${DV}u + d${j}] * on${j};`)}
@@ -549,16 +556,12 @@ ${paramsWgsl(BWD_PARAMS)}${storageWgsl([
     ['delta', 'read', 'f32'],
     ['dqkv', 'read_write', 'vec4f'],
   ])}
-fn quadSum2(v: vec2f) -> vec2f { let a = v + quadSwapX(v); return a + quadSwapY(a); }
-@compute @workgroup_size(4)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
-  let wg = wid.x + wid.y * nwg.x;
+${QUAD_WGSL}
   let blocks = (P.T + ${KR - 1}u) / ${KR}u;
   if (wg >= blocks * P.NKV) { return; } // uniform: the whole quad
   let kvh = wg % P.NKV;
   let sb = (wg / P.NKV) * ${KR}u;
-  let l4 = lane & 3u;
-  ${slots((j) => `let d${j} = min(l4 + ${4 * j}u, ${DV - 1}u); let on${j} = select(0.0, 1.0, l4 + ${4 * j}u < ${DV}u);`, '\n  ')}
+  ${laneSlotsWgsl(D)}
   var tEnd = 0u;
   ${keys((r) => `let s${r} = min(sb + ${r}u, P.T - 1u); let end${r} = select(s${r}, segEnd[s${r}], sb + ${r}u < P.T); tEnd = max(tEnd, end${r});
   let kb${r} = (s${r} * P.stride + P.kOff + kvh * ${D}u) / 4u;
