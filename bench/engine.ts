@@ -21,7 +21,7 @@ import { GpuModel } from '../src/engine/model/gpu-model';
 import { generate } from '../src/engine/model/generate';
 import { tinyWeights, type TinyModelOptions } from '../src/engine/tiny/tiny';
 import { trainBench, type TrainBenchResult } from './train';
-import { BENCH_MODEL as MODEL, DECODE_STEPS, PROMPT_TOKENS } from './model';
+import { BENCH_MODEL as MODEL, DECODE_STEPS, PROMPT_TOKENS, decodeJob } from './model';
 
 export interface EngineBenchResult {
   adapter: { vendor: string; architecture: string; description: string; shaderF16: boolean };
@@ -155,21 +155,12 @@ async function decodeRate(model: GpuModel, prompt: number[], batch: number): Pro
   let last = 0;
   let tokens = 0;
   await generate(model, [
-    {
-      prompt,
-      n: batch,
-      temperature: 1,
-      topP: 0.95,
-      maxTokens: DECODE_STEPS + 1,
-      seed: 1,
-      stopTokens: [],
-      onToken: (_i, _t, toks) => {
-        const now = performance.now();
-        if (toks.length === 1) first = first || now;
-        else tokens++;
-        last = now;
-      },
-    },
+    decodeJob(prompt, batch, (_i, _t, toks) => {
+      const now = performance.now();
+      if (toks.length === 1) first = first || now;
+      else tokens++;
+      last = now;
+    }),
   ]);
   // From the end of the first step (prefill of the prompt's last token + first sample) to the
   // end of the last: DECODE_STEPS steps of `batch` rows.

@@ -12,7 +12,7 @@ import { GpuModel, type ForwardRow } from '../src/engine/model/gpu-model';
 import type { KvSequence } from '../src/engine/model/kv-cache';
 import { generate } from '../src/engine/model/generate';
 import { tinyWeights } from '../src/engine/tiny/tiny';
-import { BENCH_MODEL, PROMPT_TOKENS, DECODE_STEPS } from './model';
+import { BENCH_MODEL, PROMPT_TOKENS, decodeJob } from './model';
 import { log, median, replay, runPage } from './page';
 
 const ROUNDS = Number(new URLSearchParams(location.search).get('rounds') ?? 5);
@@ -65,21 +65,12 @@ async function decodeStepMs(model: GpuModel, prompt: number[], batch: number): P
   const times: number[] = [];
   let last = 0;
   await generate(model, [
-    {
-      prompt,
-      n: batch,
-      temperature: 1,
-      topP: 0.95,
-      maxTokens: DECODE_STEPS + 1,
-      seed: 1,
-      stopTokens: [],
-      onToken: (i) => {
-        if (i !== 0) return;
-        const now = performance.now();
-        if (last) times.push(now - last);
-        last = now;
-      },
-    },
+    decodeJob(prompt, batch, (i) => {
+      if (i !== 0) return;
+      const now = performance.now();
+      if (last) times.push(now - last);
+      last = now;
+    }),
   ]);
   return median(times);
 }

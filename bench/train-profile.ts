@@ -9,7 +9,7 @@ import { GpuModel } from '../src/engine/model/gpu-model';
 import { GpuTrainEngine } from '../src/engine/model/gpu-train-engine';
 import { createAdapter } from '../src/engine/train/lora';
 import { tinyWeights } from '../src/engine/tiny/tiny';
-import { BENCH_MODEL } from './model';
+import { BENCH_MODEL, benchPair } from './model';
 import { log, median, replay, runPage } from './page';
 
 const ROUNDS = Number(new URLSearchParams(location.search).get('rounds') ?? 3);
@@ -35,19 +35,14 @@ function classify(labels: string[], backward: boolean): string[] {
 async function main(): Promise<unknown> {
   const gpu = await Gpu.acquire();
   const weights = tinyWeights(BENCH_MODEL);
-  const V = BENCH_MODEL.vocabSize!;
   const gm = await GpuModel.load(gpu, weights, { contextLength: 512 });
   const engine = GpuTrainEngine.forModel(gm);
   await engine.setAdapter(createAdapter('actor', weights.config, {}, { seed: 1 }));
-  const tokens = (n: number, salt: number) => Array.from({ length: n }, (_, i) => (i * 7919 + salt * 104729) % V);
-  const prompt = tokens(64, 1);
-  const seq = (r: number[]) => ({ tokens: [...prompt, ...r], mask: new Uint8Array(64 + r.length).fill(1, 64) });
-  const seqs = [seq(tokens(64, 2)), seq(tokens(48, 3))];
-  await engine.accumulateGradients(seqs, 'actor', (lp) => ({ loss: 0, dlogprobs: lp.map((x) => x.map(() => 1)) }));
+  const { seqs } = benchPair(BENCH_MODEL.vocabSize!);
+  await engine.accumulateGradients([seqs.chosen, seqs.rejected], 'actor', (lp) => ({ loss: 0, dlogprobs: lp.map((x) => x.map(() => 1)) }));
   await engine.takeGradients('actor');
-  const programs = (engine as unknown as { programs: Map<string, { program: Program }> }).programs;
   const subsets = new Map<string, Program>();
-  for (const [key, { program }] of programs) {
+  for (const [key, program] of engine.recordedPrograms) {
     const pass = key.split('/')[0];
     const classes = classify(program.labels, pass === 'backward');
     subsets.set(`${pass} whole`, program);

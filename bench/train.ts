@@ -20,10 +20,11 @@ import type { MemoryReport } from '../src/engine/gpu/memory';
 import { GpuModel } from '../src/engine/model/gpu-model';
 import { GpuTrainEngine } from '../src/engine/model/gpu-train-engine';
 import { score } from '../src/engine/model/generate';
-import type { TrainEngine, TrainSequence } from '../src/engine/train/engine';
+import type { TrainEngine } from '../src/engine/train/engine';
 import { adapterParamCount, createAdapter } from '../src/engine/train/lora';
 import { Trainer } from '../src/engine/train/trainer';
 import { tinyWeights, type TinyModelOptions } from '../src/engine/tiny/tiny';
+import { PAIR, benchPair } from './model';
 
 export interface TrainBenchResult {
   adapter: { vendor: string; architecture: string };
@@ -44,9 +45,6 @@ export interface TrainBenchResult {
   seconds: number;
 }
 
-const PROMPT = 64;
-const CHOSEN = 64;
-const REJECTED = 48;
 const ROUNDS = 3; // after a warm-up round
 
 /** Wall time of each engine call, summed by method. */
@@ -75,12 +73,7 @@ export async function trainBench(model: TinyModelOptions, log: (s: string) => vo
   const V = model.vocabSize!;
   const gm = await GpuModel.load(gpu, weights, { contextLength: 512 });
   const adapter = createAdapter('actor', weights.config, {}, { seed: 1 });
-  const tokens = (n: number, salt: number) => Array.from({ length: n }, (_, i) => (i * 7919 + salt * 104729) % V);
-  const prompt = tokens(PROMPT, 1);
-  const seq = (response: number[]): TrainSequence => ({ tokens: [...prompt, ...response], mask: new Uint8Array(PROMPT + response.length).fill(1, PROMPT) });
-  const chosen = tokens(CHOSEN, 2);
-  const rejected = tokens(REJECTED, 3);
-  const pair = { chosen: seq(chosen), rejected: seq(rejected) };
+  const { prompt, chosen, rejected, seqs: pair } = benchPair(V);
   const pairTokens = pair.chosen.tokens.length + pair.rejected.tokens.length;
 
   /** The best of three forwards (a forward is short next to a step, so more samples even out the noise). */
@@ -164,7 +157,7 @@ export async function trainBench(model: TinyModelOptions, log: (s: string) => vo
   const ratio = step.total / best.forward;
   const ratioNoRef = (step.total - step.reference) / best.forward;
   log('');
-  log(`DPO pair: ${PROMPT}-token prompt, ${CHOSEN}/${REJECTED}-token chosen/rejected (${pairTokens} tokens), LoRA q,v r8 (${adapterParamCount(adapter)} parameters)`);
+  log(`DPO pair: ${PAIR.prompt}-token prompt, ${PAIR.chosen}/${PAIR.rejected}-token chosen/rejected (${pairTokens} tokens), LoRA q,v r8 (${adapterParamCount(adapter)} parameters)`);
   log(`forward of the pair      ${best.forward.toFixed(2)} s (inference path: ${best.inference.toFixed(2)} s)`);
   log(`DPO step                 ${step.total.toFixed(2)} s = ${ratio.toFixed(2)}× the forward (without the once-per-pair reference pass: ${ratioNoRef.toFixed(2)}×; ${(step.total / best.inference).toFixed(2)}× the shared-prompt inference forward)`);
   log(`  host side per step     read gradients ${(1000 * step.readGradients).toFixed(0)} ms (waits for the backward), AdamW ${(1000 * step.hostOptimizer).toFixed(0)} ms, write weights ${(1000 * step.writeWeights).toFixed(0)} ms`);
@@ -174,7 +167,7 @@ export async function trainBench(model: TinyModelOptions, log: (s: string) => vo
   return {
     adapter: { vendor: gpu.adapterInfo.vendor, architecture: gpu.adapterInfo.architecture },
     model: { config: model, weights: 'f32', lora: 'q,v r8 alpha16', loraParameters: adapterParamCount(adapter) },
-    pair: { promptTokens: PROMPT, chosenTokens: CHOSEN, rejectedTokens: REJECTED, tokens: pairTokens },
+    pair: { promptTokens: PAIR.prompt, chosenTokens: PAIR.chosen, rejectedTokens: PAIR.rejected, tokens: pairTokens },
     forward: best.forward,
     inferenceForward: best.inference,
     step,

@@ -151,6 +151,11 @@ export class GpuTrainEngine implements TrainEngine {
     this.grads.clear();
   }
 
+  /** The recorded forward and backward programs by key ('forward/…', 'backward/…'): profiling (bench/train-profile.ts). */
+  get recordedPrograms(): ReadonlyMap<string, Program> {
+    return new Map([...this.programs].map(([k, v]) => [k, v.program]));
+  }
+
   // ---- internals ----------------------------------------------------------------------------
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
