@@ -2,19 +2,14 @@
  * Token sampling on the GPU by the rule of cpu/sample.ts (its twin: sampleToken), so only the
  * chosen ids are read back, never the vocabulary. One workgroup per row:
  *   temperature 0   argmax, lowest id on ties
- *   otherwise       p = softmax(logits / T), held unnormalized: e_i = exp((l_i - max) / T) is
- *                   written over the logits row and masses are compared with topP · Σ e
- *                   (a pass over the row fewer than dividing: measured ~8% of the kernel);
+ *   otherwise       p = softmax(logits / T), written over the logits row;
  *                   top-p threshold τ = the largest value with Σ_{p_i ≥ τ} p_i ≥ topP, found by
  *                   a search on the bit pattern of τ (no sort) with several thresholds per pass
- *                   over the row; a pass compares only the values still between the bounds,
- *                   and the search ends once at most one value lies between them (narrow
- *                   shape: from the second pass on, each lane keeps its values between the
- *                   bounds in a private list of up to LIST and later passes read only that);
+ *                   over the row; a pass compares only the values still between the bounds;
  *                   u = uniform(seed, step); walk ids in increasing order summing kept p_i and
  *                   take the first id where the sum exceeds u · kept mass (chunk sums first,
  *                   then the chunk that holds the target, id by id).
- *   logits [R, V] (overwritten with e), rowParams [R] (temperature, topP, seed,
+ *   logits [R, V] (overwritten with probabilities), rowParams [R] (temperature, topP, seed,
  *   step), ids [R] u32
  *
  * Two shapes of the same kernel. Wide: 64 threads per row, workgroup reductions (GPUs). Narrow,
@@ -27,15 +22,6 @@ import type { Binding, Recorder } from './program';
 import { FLAT_WG, FLAT_WG_ARGS, HASH_WGSL, gridFor, paramsWgsl, reduceWgsl, storageWgsl, unroll } from './wgsl';
 
 const PARAMS = { R: 'u32', V: 'u32' } as const;
-
-/**
- * Candidates a lane may copy out of the row for the later search passes (narrow shape).
- * Measured on SwiftShader (16 rows of 8192, top-p 0.95): the sampling kernel 5.6 -> 3.8 ms on
- * uniform random logits, 5.4 -> 3.7 ms on the bench model's; lists of 512, 1024 or 2048,
- * copying from the first pass or the second, all within 5%. Rows so flat that the lists
- * overflow every pass (sampling a row of probabilities again) pay for the copies: ~20% slower.
- */
-const LIST = 1024;
 
 export interface SampleRowParams {
   temperature: number;
@@ -86,7 +72,7 @@ function reductions(narrow: boolean, NTV: number) {
       sum: (v: string) => `subgroupAdd(${v})`,
       max: (v: string) => `subgroupMax(${v})`,
       argmax: (v: string, i: string) => `subgroupMin(select(0xffffffffu, ${i}, ${v} == subgroupMax(${v})))`,
-      masses: `return Masses(${vecs((j) => `subgroupAdd(a${j} + vec4f(above))`, ', ')}, ${vecs((j) => `subgroupAdd(n${j})`, ', ')}, subgroupAdd(inside));`,
+      masses: `return Masses(${vecs((j) => `subgroupAdd(a${j} + vec4f(above))`, ', ')});`,
       // Chunk sums of the draw, readable by every thread: chunkSum(c).
       chunkSums: `let sums = array<f32, 4>(subgroupBroadcast(cs, 0u), subgroupBroadcast(cs, 1u), subgroupBroadcast(cs, 2u), subgroupBroadcast(cs, 3u));`,
       chunkSum: (c: string) => `sums[${c}]`,
@@ -98,17 +84,16 @@ function reductions(narrow: boolean, NTV: number) {
   return {
     WG,
     decls: `${reduceWgsl(WG)}
-${vecs((j) => `var<workgroup> red${j}: array<vec4f, ${WG}>;\nvar<workgroup> cnt${j}: array<vec4f, ${WG}>;`, '\n')}
-var<workgroup> ins: array<f32, ${WG}>;
+${vecs((j) => `var<workgroup> red${j}: array<vec4f, ${WG}>;`, '\n')}
 var<workgroup> masses: Masses;`,
     sum: (v: string) => `wgSum(${v}, li)`,
     max: (v: string) => `wgMax(${v}, li)`,
     argmax: (v: string, i: string) => `wgArgmax(${v}, ${i}, li)`,
-    masses: `${vecs((j) => `red${j}[li] = a${j} + vec4f(above); cnt${j}[li] = n${j};`)} ins[li] = inside;
+    masses: `${vecs((j) => `red${j}[li] = a${j} + vec4f(above);`)}
   workgroupBarrier();
   if (li == 0u) {
-    var s = Masses(${vecs(() => 'vec4f(0.0)', ', ')}, ${vecs(() => 'vec4f(0.0)', ', ')}, 0.0);
-    for (var i = 0u; i < ${WG}u; i++) { ${vecs((j) => `s.m${j} += red${j}[i]; s.n${j} += cnt${j}[i];`)} s.inside += ins[i]; }
+    var s = Masses(${vecs(() => 'vec4f(0.0)', ', ')});
+    for (var i = 0u; i < ${WG}u; i++) { ${vecs((j) => `s.m${j} += red${j}[i];`)} }
     masses = s;
   }
   return workgroupUniformLoad(&masses);`,
@@ -138,9 +123,6 @@ function sampleWgsl(narrow: boolean, NTV: number): string {
   const r = reductions(narrow, NTV);
   const { WG } = r;
   const vecs = (f: (j: number) => string, sep = ' ') => unroll(NTV, f, sep);
-  // A value p in [lo, hi) is a candidate: compared with the thresholds, then \`keep\` runs.
-  const candidate = (p: string, keep: string) =>
-    `let cand = ${p} >= lo && ${p} < hi; inside += select(0.0, 1.0, cand); let pv = select(z, vec4f(${p}), vec4<bool>(cand)); ${vecs((j) => `let ge${j} = pv >= th${j}; a${j} += select(z, pv, ge${j}); n${j} += select(z, vec4f(1.0), ge${j});`)} ${keep}`;
   // Narrow: the row's values (temperature, top-p, bounds) are the same in every lane, so the
   // branches around subgroup reductions are uniform, which WGSL's analysis cannot see.
   return `${narrow ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : ''}${paramsWgsl(PARAMS)}${storageWgsl([
@@ -148,36 +130,17 @@ function sampleWgsl(narrow: boolean, NTV: number): string {
     ['x', 'read_write', 'f32'],
     ['ids', 'read_write', 'u32'],
   ])}${HASH_WGSL}
-${narrow ? `const LIST = ${LIST}u;
-// A lane's candidate list (narrow shape): mode 0 scan the row, 1 scan it and copy the
-// candidates into the list, 2 scan the list (every lane's candidates fitted); above: the mass
-// of the values ≥ hi dropped from the list so far.
-struct ListState { mode: u32, n: u32, above: f32, }
-` : ''}struct Masses { ${vecs((j) => `m${j}: vec4f,`)} ${vecs((j) => `n${j}: vec4f,`)} inside: f32, }
+struct Masses { ${vecs((j) => `m${j}: vec4f,`)} }
 ${r.decls}
 
 // Kept masses at the thresholds th{j} (ascending, in [lo, hi)), given every value ≥ hi is kept:
 // component c of vec4 j is Σ p_i over p_i ≥ th{j}[c]. Values below lo never count, so only
-// the candidates in [lo, hi) are compared with the thresholds. Also counted: the candidates
-// (inside) and those ≥ each threshold (n{j}), which end the search early (see main).
-fn massesAbove(o: u32, lo: f32, hi: f32, ${vecs((j) => `th${j}: vec4f`, ', ')}, li: u32${narrow ? ', list: ptr<function, array<f32, LIST>>, st: ptr<function, ListState>' : ''}) -> Masses {
+// the candidates in [lo, hi) are compared with the thresholds.
+fn massesAbove(o: u32, lo: f32, hi: f32, ${vecs((j) => `th${j}: vec4f`, ', ')}, li: u32) -> Masses {
   var above = 0.0;
-  var inside = 0.0;
-  ${vecs((j) => `var a${j} = vec4f(0.0); var n${j} = vec4f(0.0);`)}
+  ${vecs((j) => `var a${j} = vec4f(0.0);`)}
   let z = vec4f(0.0);
-  ${narrow ? `if ((*st).mode == 2u) {
-    var w = 0u;
-    for (var i = 0u; i < (*st).n; i++) {
-      let p = (*list)[i]; (*st).above += select(0.0, p, p >= hi); ${candidate('p', '(*list)[w] = p; w += select(0u, 1u, cand);')}
-    }
-    (*st).n = w;
-    above = (*st).above;
-  } else {
-    var w = 0u;
-    ${rowLoop('li', 'P.V', WG, (i) => `let p = x[o + ${i}]; above += select(0.0, p, p >= hi); ${candidate('p', 'if ((*st).mode == 1u) { (*list)[min(w, LIST - 1u)] = p; w += select(0u, 1u, cand); }')}`)}
-    (*st).n = w;
-    (*st).above = above;
-  }` : rowLoop('li', 'P.V', WG, (i) => `let p = x[o + ${i}]; above += select(0.0, p, p >= hi); ${candidate('p', '')}`)}
+  ${rowLoop('li', 'P.V', WG, (i) => `let p = x[o + ${i}]; above += select(0.0, p, p >= hi); let pv = select(z, vec4f(p), vec4<bool>(p >= lo && p < hi)); ${vecs((j) => `a${j} += select(z, pv, pv >= th${j});`)}`)}
   ${r.masses}
 }
 
@@ -209,8 +172,8 @@ fn main(${FLAT_WG_ARGS}) {
   var s = 0.0;
   ${rowLoop('li', 'P.V', WG, (i) => `let e = exp((x[o + ${i}] - mx) * invT); x[o + ${i}] = e; s += e;`)}
   let sum = ${r.sum('s')};
-  let maxP = 1.0; // the largest e is exp(0) = 1
-  let keepMass = topP * sum; // p_i = e_i / sum: below, p_i ≥ τ reads e_i ≥ τ · sum, and so on
+  ${rowLoop('li', 'P.V', WG, (i) => `x[o + ${i}] = x[o + ${i}] / sum;`)}
+  let maxP = 1.0 / sum; // the largest e is exp(0) = 1
 
   // τ: the largest value with Σ_{p_i ≥ τ} p_i ≥ topP, searched over bit patterns of positive
   // floats (ordered like the floats), ${W - 1} thresholds per pass. Invariant: mass(lo) ≥ topP;
@@ -219,34 +182,24 @@ fn main(${FLAT_WG_ARGS}) {
   // f32 rounding (for topP within 1e-3 of 1 the margin is not: start at 0).
   var tau = 0.0;
   if (topP < 1.0) {
-    var lo = select(0u, bitcast<u32>(0.5 * (1.0 - topP) / f32(P.V) * sum), topP < 0.999);
+    var lo = select(0u, bitcast<u32>(0.5 * (1.0 - topP) / f32(P.V)), topP < 0.999);
     var hi = bitcast<u32>(maxP) + 1u;
-    ${narrow ? 'var list: array<f32, LIST>;\n    var st = ListState(0u, 0u, 0.0);' : ''}
     for (var round = 0u; round < 64u; round++) {
       if (hi - lo <= 1u) { break; }
       let step = max(1u, (hi - lo) / ${W}u);
       // Thresholds lo + i·step, i = 1..${W - 1}; those at or past hi are known to fail: park them above every p.
       ${vecs((j) => `let c${j} = vec4u(lo) + vec4u(${4 * j + 1}u, ${4 * j + 2}u, ${4 * j + 3}u, ${4 * j + 4}u) * step;`, '\n      ')}
-      ${narrow ? 'if (round == 1u) { st.mode = 1u; } // the first pass keeps most of a flat row: no copy' : ''}
-      let ms = massesAbove(o, bitcast<f32>(lo), bitcast<f32>(hi), ${vecs((j) => `select(vec4f(2.0), bitcast<vec4f>(c${j}), c${j} < vec4u(hi))`, ', ')}, li${narrow ? ', &list, &st' : ''});
-      ${narrow ? 'if (st.mode == 1u && subgroupMax(st.n) <= LIST) { st.mode = 2u; }' : ''}
+      let ms = massesAbove(o, bitcast<f32>(lo), bitcast<f32>(hi), ${vecs((j) => `select(vec4f(2.0), bitcast<vec4f>(c${j}), c${j} < vec4u(hi))`, ', ')}, li);
       let m = array<vec4f, ${NTV}>(${vecs((j) => `ms.m${j}`, ', ')});
-      let n = array<vec4f, ${NTV}>(${vecs((j) => `ms.n${j}`, ', ')});
       var newLo = lo;
       var newHi = hi;
-      var nLo = ms.inside; // values in [newLo, hi), [newHi, hi)
-      var nHi = 0.0;
       for (var i = 0u; i < ${W - 1}u; i++) {
         let cand = lo + (i + 1u) * step;
         if (cand >= hi) { break; }
-        if (m[i / 4u][i % 4u] >= keepMass) { newLo = cand; nLo = n[i / 4u][i % 4u]; } else { newHi = cand; nHi = n[i / 4u][i % 4u]; break; }
+        if (m[i / 4u][i % 4u] >= topP) { newLo = cand; } else { newHi = cand; break; }
       }
       lo = newLo;
       hi = newHi;
-      // At most one value v in [lo, hi): τ = v, and {p ≥ lo} = {p ≥ τ} already. Measured on
-      // SwiftShader (16 rows of 8192, top-p 0.95): 25-35% less GPU-process CPU than searching
-      // down to one bit pattern.
-      if (nLo - nHi <= 1.0) { break; }
     }
     tau = bitcast<f32>(lo);
   }
