@@ -25,6 +25,16 @@ export default mergeConfig(
         {
           extends: true,
           test: {
+            // Files written by the real tools, read in place from ../shared/real-world.
+            name: 'real-world',
+            environment: 'node',
+            include: ['test/real-world/**/*.test.ts'],
+            setupFiles: ['test/setup.ts'],
+          },
+        },
+        {
+          extends: true,
+          test: {
             name: 'browser',
             include: ['test/browser/**/*.test.ts'],
             setupFiles: ['test/setup.ts'],

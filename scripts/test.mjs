@@ -1,11 +1,13 @@
 // `npm test`: every test tier, each reporting how many tests ran.
 //   1. unit     – vitest in Node
+//   1b. real-world – vitest in Node on files the real tools wrote (../shared/real-world)
 //   2. browser  – vitest in real Chromium (WebGPU via the GPU or SwiftShader, real IndexedDB)
 //   3. e2e      – Playwright on the built app served locally
 // Before them, the type checker (svelte-check over TypeScript and Svelte) must pass.
-// Options: --only unit|browser|e2e (repeatable). With CI=true a missing Chromium is a failure;
+// Options: --only unit|real-world|browser|e2e (repeatable). With CI=true a missing Chromium is a failure;
 // otherwise the browser tiers are skipped with a warning.
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ensureDependencies, run } from './setup.mjs';
 import { findChromium } from './chromium.mjs';
 
@@ -46,6 +48,15 @@ function vitestTier(name, project) {
 }
 
 if (wanted('unit')) vitestTier('unit', 'unit');
+if (wanted('real-world')) {
+  // The real tools' files live beside the repository (test data, never copied into it).
+  const dir = resolve(process.env.SPAR_REAL_WORLD ?? join('..', 'shared', 'real-world'));
+  if (existsSync(join(dir, 'README.md'))) vitestTier('real-world', 'real-world');
+  else if (CI) {
+    console.error(`FAIL: the real-world files are missing (${dir}); CI needs them (set SPAR_REAL_WORLD to their folder).`);
+    tiers.push({ name: 'real-world', code: 1, passed: 0, failed: 1, skipped: 0, note: `missing ${dir}` });
+  } else console.warn(`WARNING: ${dir} is missing; skipping the real-world tier (set SPAR_REAL_WORLD to its folder).`);
+}
 if (chromium && wanted('browser')) vitestTier('browser', 'browser');
 if (chromium && wanted('e2e')) {
   run('npx', ['vite', 'build', '--logLevel', 'warn']);
