@@ -4,6 +4,8 @@ import { findChromium, CHROMIUM_ARGS } from './scripts/chromium.mjs';
 
 // E2E_PORT lets several checkouts run their e2e tests side by side.
 const PORT = Number(process.env.E2E_PORT ?? 4173);
+// E2E_DIST serves another build folder (`vite build --outDir dist-x`), for the same reason.
+const DIST = process.env.E2E_DIST ?? 'dist';
 
 // End-to-end tests drive the built app (`vite build` output) served by `vite preview`.
 export default defineConfig({
@@ -21,7 +23,7 @@ export default defineConfig({
     acceptDownloads: true,
   },
   webServer: {
-    command: `npx vite preview --port ${PORT} --strictPort`,
+    command: `npx vite preview --port ${PORT} --strictPort --outDir ${DIST}`,
     url: `http://127.0.0.1:${PORT}`,
     reuseExistingServer: false,
     timeout: 60_000,
