@@ -8,6 +8,7 @@
 // otherwise the browser tiers are skipped with a warning.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { ensureDependencies, run } from './setup.mjs';
 import { findChromium } from './chromium.mjs';
 
@@ -59,7 +60,7 @@ if (wanted('real-world')) {
 }
 if (chromium && wanted('browser')) vitestTier('browser', 'browser');
 if (chromium && wanted('e2e')) {
-  run('npx', ['vite', 'build', '--logLevel', 'warn']);
+  buildApp();
   const code = run('npx', ['playwright', 'test'], { env, allowFailure: true });
   const counts = readCounts(`${RESULTS}/e2e.json`, (r) => ({
     passed: r.stats.expected + r.stats.flaky,
@@ -67,6 +68,19 @@ if (chromium && wanted('e2e')) {
     skipped: r.stats.skipped,
   }));
   tiers.push({ name: 'e2e', code, ...counts });
+}
+
+// The build a newcomer sees in `npm start`: at --logLevel warn it prints nothing unless something
+// is wrong, so any output counts as one failed check (yellow warnings read like errors).
+function buildApp() {
+  const r = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], { encoding: 'utf8', env: process.env, shell: process.platform === 'win32' });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+  if (out) console.log(out);
+  if (r.status !== 0) {
+    console.error('FAIL: vite build failed.');
+    process.exit(1);
+  }
+  tiers.push({ name: 'build', code: 0, passed: out ? 0 : 1, failed: out ? 1 : 0, skipped: 0, note: out ? 'vite build printed warnings (above)' : undefined });
 }
 
 function readCounts(file, pick) {

@@ -13,7 +13,7 @@
 import { WebWorkerMLCEngineHandler, modelVersion, prebuiltAppConfig, type AppConfig } from '@mlc-ai/web-llm';
 import { probeWebGpu } from '../src/engine/gpu/report';
 import { buildCatalog, webLlmFit } from '../src/models/catalog';
-import { isSparMessage, type SparFromWebLlm, type SparToWebLlm, type WebLlmHello } from './webllm-link';
+import { isSparMessage, type SparFromWebLlm, type SparToWebLlm, type WebLlmHello } from './webllm-messages';
 
 interface Endpoint {
   postMessage(message: unknown): void;
