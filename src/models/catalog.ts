@@ -105,8 +105,12 @@ const KNOWN_PARAMS: [RegExp, number, string][] = [
   [/^Phi-3\.5-vision/i, 4.2e9, '4.2B'],
 ];
 
-/** Bits per parameter of MLC quantizations, group scales included (q4: group 32; q3f16_1: 10 codes per u32, group 40). */
-const BITS_PER_PARAM: Record<string, number> = { q0f32: 32, q0f16: 16, q4f32_1: 4 + 32 / 32, q4f16_1: 4 + 16 / 32, q3f16_1: 3.2 + 16 / 40 };
+/**
+ * Bits per parameter as MLC builds are stored, group scales included (q4: group 32; q3f16_1: 10
+ * codes per u32, group 40). tvmjs stores every float32 tensor as bf16 (f32-to-bf16), so a q0f32
+ * build downloads 16 bits a parameter and q4f32_1's f32 scales take 16 bits each, like q4f16_1's.
+ */
+const BITS_PER_PARAM: Record<string, number> = { q0f32: 16, q0f16: 16, q4f32_1: 4 + 16 / 32, q4f16_1: 4 + 16 / 32, q3f16_1: 3.2 + 16 / 40 };
 
 /** "https://huggingface.co/mlc-ai/X" (or …/X/resolve/<rev>/) as web-llm's cleanModelUrl writes it, with trailing slash. */
 export function modelBaseUrl(model: string): string {

@@ -18,7 +18,7 @@
 import { LabError } from '../errors';
 import { LAB_MODEL_CACHE, hubSource, type CacheLike, type CacheStorageLike } from '../engine/load/fetch';
 import { readJson } from '../engine/load/files';
-import { MLC_CHAT_CONFIG, parseMlcChatConfig, parseTensorCache } from '../engine/load/mlc';
+import { MLC_CHAT_CONFIG, parseMlcChatConfig, parseTensorCache, type TensorCacheShard } from '../engine/load/mlc';
 import { hubRepoOf, type CatalogEntry, type LabSupport } from './catalog';
 
 export const WEBLLM_MODEL_CACHE = 'webllm/model';
@@ -58,6 +58,8 @@ export interface ModelCacheState {
   bytes: number;
   /** Other model ids whose files are the same ones (e.g. the -1k variant). */
   sharedWith: string[];
+  /** Why its stored files cannot be used (a broken tensor-cache.json), or null. */
+  problem: string | null;
 }
 
 /** URLs stored in each cache, read once. */
@@ -88,6 +90,8 @@ interface FilesUnder {
   shardsStored: number;
   /** The shard list came from web-llm's tensor-cache.json (not one the lab engine stored). */
   webllmList: boolean;
+  /** Why the stored tensor-cache.json could not be read (null when it could, or none is stored). */
+  problem: string | null;
 }
 
 async function filesUnder(base: string, label: string, caches: CacheStorageWithKeys, stored: Map<string, Set<string>>): Promise<FilesUnder> {
@@ -100,10 +104,17 @@ async function filesUnder(base: string, label: string, caches: CacheStorageWithK
   const counted = new Set<string>();
   // The shard list: web-llm's tensor-cache.json, else one the lab engine stored.
   const listName = model.has(base + 'tensor-cache.json') ? WEBLLM_MODEL_CACHE : lab.has(base + 'tensor-cache.json') ? LAB_MODEL_CACHE : null;
+  let problem: string | null = null;
   if (listName) {
-    const res = await (await caches.open(listName)).match(base + 'tensor-cache.json');
-    const shards = res ? parseTensorCache(await res.json(), `${label}: tensor-cache.json`).records : [];
-    shardsTotal = shards.length;
+    let shards: TensorCacheShard[] = [];
+    try {
+      const res = await (await caches.open(listName)).match(base + 'tensor-cache.json');
+      shards = res ? parseTensorCache(await res.json(), `${label}: tensor-cache.json`).records : [];
+      shardsTotal = shards.length;
+    } catch (e) {
+      // One broken model must not hide the others: the row says what is wrong with it.
+      problem = e instanceof LabError ? e.message : `${label}: the stored tensor-cache.json cannot be read (${(e as Error).message}). Delete the model and download it again.`;
+    }
     for (const s of shards) {
       const url = base + s.dataPath;
       const inModel = model.has(url);
@@ -123,7 +134,7 @@ async function filesUnder(base: string, label: string, caches: CacheStorageWithK
       bytes += await responseBytes(cache, url);
     }
   }
-  return { bytes, shardsTotal, shardsCached, shardsStored, webllmList: listName === WEBLLM_MODEL_CACHE };
+  return { bytes, shardsTotal, shardsCached, shardsStored, webllmList: listName === WEBLLM_MODEL_CACHE, problem };
 }
 
 async function stateOf(entry: CatalogEntry, catalog: readonly CatalogEntry[], caches: CacheStorageWithKeys, stored: Map<string, Set<string>>): Promise<ModelCacheState> {
@@ -148,6 +159,7 @@ async function stateOf(entry: CatalogEntry, catalog: readonly CatalogEntry[], ca
     labReady: entry.lab.loadable && allShards && tokenizerCached && configCached && has(LAB_MODEL_CACHE, 'tokenizer_config.json'),
     bytes: f.bytes,
     sharedWith: catalog.filter((e) => e.baseUrl === base && e.modelId !== entry.modelId).map((e) => e.modelId),
+    problem: f.problem,
   };
 }
 
@@ -206,6 +218,8 @@ export interface StoredModel {
   modelIds: string[];
   /** web-llm's view of the first of them (null where modelIds is empty). */
   webllm: ModelCacheState | null;
+  /** Why these files cannot be used (a broken tensor-cache.json), or null: the panel shows it on this row. */
+  problem: string | null;
 }
 
 /** "https://huggingface.co/o/n/resolve/main/x/y.bin" → "https://huggingface.co/o/n/resolve/main/". */
@@ -242,6 +256,7 @@ export async function listStoredModels(catalog: readonly CatalogEntry[] | null, 
       shardsStored: f.shardsStored,
       modelIds: entries.map((e) => e.modelId),
       webllm: entries.length ? await stateOf(entries[0], catalog ?? [], caches, stored) : null,
+      problem: f.problem,
     });
   }
   return out.sort((a, b) => b.bytes - a.bytes || a.baseUrl.localeCompare(b.baseUrl));

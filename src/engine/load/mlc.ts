@@ -4,9 +4,17 @@
  *
  *   mlc-chat-config.json   { model_type, quantization, model_config: {...}, eos_token_id, tokenizer_files, ... }
  *   tensor-cache.json      (older builds: ndarray-cache.json)
- *     { metadata, records: [ { dataPath: "params_shard_0.bin", format: "raw-shard", nbytes,
- *         records: [ { name, shape, dtype, format: "raw" | "f32-to-bf16", nbytes, byteOffset } ] } ] }
+ *     { metadata: { ParamSize, ParamBytes, BitsPerParam },
+ *       records: [ { dataPath: "params_shard_0.bin", format: "raw-shard", nbytes, md5sum,
+ *         records: [ { name, shape, dtype, format: "f32-to-bf16" | "raw", nbytes, byteOffset } ] } ] }
  *   params_shard_N.bin     the records' bytes, back to back
+ *
+ * The record format (tvm python/tvm/contrib/tvmjs.py, dump_tensor_cache, which convert_weight
+ * calls with encode_format="f32-to-bf16"): tvmjs writes the dump's encode format on EVERY record,
+ * whatever its dtype, but converts only float32 records (stored as bf16, 2 bytes a value, widened
+ * back to f32 on load); uint32, float16 and bfloat16 records are stored raw. `nbytes` is always
+ * the stored size. So a q4f16_1 build says "f32-to-bf16" on its uint32 and float16 records,
+ * which are raw, and a q0f32 / q4f32_1 build stores its float32 tensors as bf16.
  *
  * Parameter names (mlc_llm/model/{llama,qwen2}/*_model.py): q/k/v are fused along the output
  * dimension in that order (`self_attn.qkv_proj` for Llama, `self_attn.c_attn` with a bias for
@@ -47,6 +55,7 @@ export function parseMlcChatConfig(json: unknown, where = MLC_CHAT_CONFIG): MlcC
   if (typeof json !== 'object' || json === null) throw new LabError('invalid-input', `${where} is not a JSON object.`);
   const top = json as Record<string, unknown>;
   const mc = (top.model_config ?? {}) as Record<string, unknown>;
+  if (top.model_type === undefined && (top.model_lib !== undefined || top.local_id !== undefined)) throw legacyBuild(top, where);
   const modelType = String(top.model_type ?? mc.model_type ?? '');
   if (modelType !== 'llama' && modelType !== 'qwen2') {
     throw new LabError(
@@ -79,20 +88,41 @@ export function parseMlcChatConfig(json: unknown, where = MLC_CHAT_CONFIG): MlcC
   return { config, quantization: quantization as MlcQuantization, tokenizerFiles };
 }
 
+/**
+ * 2023 builds (mlc-llm's old build.py) have no model_type or model_config: their chat config
+ * names a prebuilt library (model_lib, local_id), and their weights are param_0, param_1, … in
+ * the compiled library's order, so nothing says which tensor is which.
+ */
+function legacyBuild(top: Record<string, unknown>, where: string): LabError {
+  const lib = typeof top.model_lib === 'string' ? ` ("model_lib": "${top.model_lib}")` : '';
+  return new LabError(
+    'unsupported',
+    `${where}: this is a 2023-era MLC build${lib}: it has no "model_type" or "model_config", and its weights are named ` +
+      'param_0, param_1, … in the order of its compiled library, which only the web-llm of its time can run. ' +
+      'SPaR Lab loads builds made by mlc_llm convert_weight and gen_config (mlc-chat-config.json with "model_type" and "quantization"): ' +
+      `model_type "llama" or "qwen2", quantization ${MLC_QUANTIZATIONS.join(', ')} — for example mlc-ai/<model>-q4f16_1-MLC on Hugging Face.`,
+  );
+}
+
 export interface TensorCacheRecord {
   name: string;
   shape: number[];
+  /** The tensor's dtype; see storedBytesPerValue for how its bytes are stored. */
   dtype: string;
   format: 'raw' | 'f32-to-bf16';
+  /** Bytes as stored in the shard. */
   nbytes: number;
   byteOffset: number;
 }
 
 export interface TensorCacheShard {
+  /** Normally "params_shard_N.bin"; kept verbatim (web-llm keys its cache by base URL + dataPath). */
   dataPath: string;
   format: 'raw-shard';
   nbytes: number;
   records: TensorCacheRecord[];
+  /** MD5 of the shard file (tvmjs writes it; absent in 2023 builds). */
+  md5sum?: string;
 }
 
 export interface TensorCache {
@@ -100,25 +130,55 @@ export interface TensorCache {
   records: TensorCacheShard[];
 }
 
-const MLC_DTYPE_BYTES: Record<string, number> = { float32: 4, float16: 2, bfloat16: 2, uint32: 4, int32: 4, uint8: 1, int8: 1 };
+/** Bytes a value of every dtype tvmjs writes, so an unknown dtype is told apart from an unsupported one. */
+const MLC_DTYPE_BYTES: Record<string, number> = {
+  float64: 8, float32: 4, float16: 2, bfloat16: 2, float8_e4m3fn: 1, float8_e5m2: 1,
+  int64: 8, int32: 4, int16: 2, int8: 1, uint64: 8, uint32: 4, uint16: 2, uint8: 1, bool: 1,
+};
+const RECORD_FORMATS = ['f32-to-bf16', 'raw'];
 
-/** Validates a tensor-cache.json / ndarray-cache.json object. */
+/** The dtype of a record's bytes in its shard: f32-to-bf16 converts float32 (to bfloat16) and nothing else. */
+export function storedDtype(r: Pick<TensorCacheRecord, 'dtype' | 'format'>): string {
+  return r.format === 'f32-to-bf16' && r.dtype === 'float32' ? 'bfloat16' : r.dtype;
+}
+
+/** Bytes one value of a record takes in its shard. */
+export function storedBytesPerValue(r: Pick<TensorCacheRecord, 'dtype' | 'format'>): number {
+  return MLC_DTYPE_BYTES[storedDtype(r)];
+}
+
+/** Validates a tensor-cache.json / ndarray-cache.json object (any tvmjs cache: an LLM's or not). */
 export function parseTensorCache(json: unknown, where: string): TensorCache {
   const bad = (what: string) => new LabError('invalid-input', `${where}: ${what}. Download the model again.`);
   const j = json as Partial<TensorCache> | null;
   if (!j || !Array.isArray(j.records)) throw bad('no "records" list');
+  const names = new Set<string>();
   for (const shard of j.records) {
     if (typeof shard?.dataPath !== 'string' || !Array.isArray(shard.records) || !Number.isInteger(shard.nbytes)) {
       throw bad(`a shard entry is malformed (${JSON.stringify(shard)?.slice(0, 120)})`);
     }
+    if (/^[/\\]|(^|[/\\])\.\.([/\\]|$)|^[a-z][a-z0-9+.-]*:/i.test(shard.dataPath)) {
+      throw bad(`shard "${shard.dataPath}" is not a file next to the tensor cache (an absolute path, a URL or a ".." path)`);
+    }
     for (const r of shard.records) {
-      if (typeof r?.name !== 'string' || !Array.isArray(r.shape) || !Number.isInteger(r.byteOffset) || !Number.isInteger(r.nbytes)) {
+      if (typeof r?.name !== 'string' || !Array.isArray(r.shape) || !r.shape.every((d) => Number.isInteger(d) && d >= 0) || !Number.isInteger(r.byteOffset) || r.byteOffset < 0 || !Number.isInteger(r.nbytes)) {
         throw bad(`a record of ${shard.dataPath} is malformed (${JSON.stringify(r)?.slice(0, 120)})`);
       }
+      if (names.has(r.name)) throw bad(`tensor "${r.name}" is listed twice`);
+      names.add(r.name);
       if (!(r.dtype in MLC_DTYPE_BYTES)) throw bad(`tensor "${r.name}" has unknown dtype "${r.dtype}"`);
-      const elem = r.format === 'f32-to-bf16' ? 2 : MLC_DTYPE_BYTES[r.dtype];
-      if (numel(r.shape) * elem !== r.nbytes) throw bad(`tensor "${r.name}" (${r.dtype} [${r.shape}]) should take ${numel(r.shape) * elem} bytes, the record says ${r.nbytes}`);
+      if (!RECORD_FORMATS.includes(r.format)) throw bad(`tensor "${r.name}" has unknown format "${r.format}" (tvmjs writes "f32-to-bf16" or "raw")`);
+      const stored = numel(r.shape) * storedBytesPerValue(r);
+      if (stored !== r.nbytes) {
+        const how = storedDtype(r) !== r.dtype ? `, stored as ${storedDtype(r)}` : '';
+        throw bad(`tensor "${r.name}" (${r.dtype} [${r.shape}]${how}) should take ${stored} bytes, the record says ${r.nbytes}`);
+      }
       if (r.byteOffset + r.nbytes > shard.nbytes) throw bad(`tensor "${r.name}" runs past the end of ${shard.dataPath}`);
+    }
+    const byOffset = [...shard.records].sort((a, b) => a.byteOffset - b.byteOffset);
+    for (let i = 1; i < byOffset.length; i++) {
+      const [p, r] = [byOffset[i - 1], byOffset[i]];
+      if (r.nbytes > 0 && r.byteOffset < p.byteOffset + p.nbytes) throw bad(`tensors "${p.name}" and "${r.name}" overlap in ${shard.dataPath}`);
     }
   }
   return { metadata: (j.metadata ?? {}) as Record<string, unknown>, records: j.records };
@@ -142,8 +202,8 @@ export async function readTensorCache(source: FileSource): Promise<{ file: strin
   return { file, cache: parseTensorCache(await readJson(source, file), `${source.label}: ${file}`) };
 }
 
-/** One MLC parameter as read: raw typed data in its stored dtype. */
-interface RawParam {
+/** One MLC parameter as read: typed data (float32 and bfloat16 widened to f32, float16 as its bits). */
+export interface RawParam {
   dtype: string;
   shape: number[];
   data: Float32Array | Uint16Array | Uint32Array;
@@ -178,6 +238,7 @@ export async function loadMlcWeights(source: FileSource, opts: MlcLoadOptions = 
   const { file, cache } = await readTensorCache(source);
   const params = new Map<string, RawParam>();
   for (const shard of cache.records) {
+    if (/[?#]/.test(shard.dataPath)) throw postProcessedShard(shard.dataPath, `${source.label}: ${file}`);
     const bytes = await source.read(shard.dataPath, opts.onProgress);
     if (bytes.byteLength !== shard.nbytes) {
       throw new LabError(
@@ -185,20 +246,43 @@ export async function loadMlcWeights(source: FileSource, opts: MlcLoadOptions = 
         `${source.label}: ${shard.dataPath} has ${bytes.byteLength} bytes but ${file} says ${shard.nbytes} (truncated or from another build). Download the model again.`,
       );
     }
-    for (const r of shard.records) params.set(r.name, decodeRecord(r, bytes.subarray(r.byteOffset, r.byteOffset + r.nbytes)));
+    for (const r of shard.records) params.set(r.name, decodeRecord(r, bytes));
   }
   return assembleMlcWeights(config, quantization, params, source.label);
 }
 
-function decodeRecord(r: TensorCacheRecord, bytes: Uint8Array): RawParam {
-  if (r.format === 'f32-to-bf16' && r.dtype === 'float32') return { dtype: 'float32', shape: r.shape, data: bf16ArrayToF32(bytesAsU16(bytes)) };
+/**
+ * mlc_llm writes plain file names; a "?partitions=N" suffix comes from a repository's own
+ * script that split each shard into pieces (params_shard_0.bin_00, _01, …) to get under a file
+ * size limit. web-llm cannot load such a repository either.
+ */
+function postProcessedShard(dataPath: string, where: string): LabError {
+  const file = dataPath.replace(/[?#].*$/, '');
+  return new LabError(
+    'unsupported',
+    `${where}: shard "${dataPath}" is not a file name as mlc_llm writes it: the "${dataPath.slice(file.length)}" suffix was added by the ` +
+      `repository's own script, which split the shard into pieces. SPaR Lab reads whole shards: join the pieces (cat ${file}_* > ${file}) ` +
+      `and write "${file}" as the dataPath, or use a build that ships whole params_shard_N.bin files (e.g. mlc-ai/<model>-q4f16_1-MLC).`,
+  );
+}
+
+/**
+ * One record's values from the bytes of its shard, or of a piece of it that starts at shard byte
+ * `shardStart`: float32 stored as bf16 (f32-to-bf16) is widened to f32; bfloat16 too (no GPU
+ * storage type); float16 stays 16-bit; uint32 (q4 codes) as is.
+ */
+export function decodeRecord(r: TensorCacheRecord, shard: Uint8Array, shardStart = 0): RawParam {
+  const begin = r.byteOffset - shardStart;
+  if (begin < 0 || begin + r.nbytes > shard.byteLength) {
+    throw new LabError('invalid-input', `MLC tensor "${r.name}" is at shard bytes [${r.byteOffset}, ${r.byteOffset + r.nbytes}); the bytes given cover [${shardStart}, ${shardStart + shard.byteLength}).`);
+  }
+  const bytes = shard.subarray(begin, begin + r.nbytes);
+  if (storedDtype(r) === 'bfloat16') return { dtype: 'float32', shape: r.shape, data: bf16ArrayToF32(bytesAsU16(bytes)) };
   switch (r.dtype) {
     case 'float32':
       return { dtype: r.dtype, shape: r.shape, data: bytesAsF32(bytes) };
     case 'float16':
       return { dtype: r.dtype, shape: r.shape, data: bytesAsU16(bytes) };
-    case 'bfloat16':
-      return { dtype: 'float32', shape: r.shape, data: bf16ArrayToF32(bytesAsU16(bytes)) };
     case 'uint32':
       return { dtype: r.dtype, shape: r.shape, data: bytesAsU32(bytes) };
     default:

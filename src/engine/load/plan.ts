@@ -4,11 +4,11 @@
  * whether it fits this GPU adapter: buffer and storage-binding limits (which tensors must be
  * split across bindings, and into how many parts), and a rough GPU memory need.
  */
-import { LabError } from '../../errors';
+import { numel } from '../model/dtypes';
 import type { FileSource } from './files';
 import { readModelInfo, type ModelInfo } from './model';
-import { readTensorCache } from './mlc';
-import { checkpointFiles } from './safetensors';
+import { readTensorCache, storedDtype } from './mlc';
+import { checkHeaderFits, checkpointFiles, parseSafetensorsHeader, safetensorsHeaderLength } from './safetensors';
 
 export interface PlannedFile {
   path: string;
@@ -18,9 +18,12 @@ export interface PlannedFile {
 /** One stored tensor as it will be uploaded (MLC: each record; HF: each safetensors tensor). */
 export interface PlannedTensor {
   name: string;
-  /** Stored dtype: safetensors (F32, F16, BF16) or MLC (float32, float16, uint32) names. */
+  /** The tensor's dtype: safetensors (F32, F16, BF16) or MLC (float32, float16, uint32) names. */
   dtype: string;
+  /** How its bytes are stored: the dtype, or "bfloat16" for an MLC float32 record tvmjs stored as bf16 (f32-to-bf16). */
+  storedDtype: string;
   shape: number[];
+  /** Bytes as stored in the files. */
   bytes: number;
 }
 
@@ -43,10 +46,11 @@ export async function planModel(source: FileSource): Promise<ModelPlan> {
   for (const f of SMALL_FILES) if (await source.exists(f)) files.push({ path: f, bytes: await source.size(f) });
   const tensors: PlannedTensor[] = [];
   if (info.format === 'mlc') {
+    // Only tensor-cache.json: the shards may not be there (a folder with the metadata alone).
     const { cache } = await readTensorCache(source);
     for (const shard of cache.records) {
       files.push({ path: shard.dataPath, bytes: shard.nbytes });
-      for (const r of shard.records) tensors.push({ name: r.name, dtype: r.dtype, shape: r.shape, bytes: r.format === 'f32-to-bf16' ? r.nbytes * 2 : r.nbytes });
+      for (const r of shard.records) tensors.push({ name: r.name, dtype: r.dtype, storedDtype: storedDtype(r), shape: r.shape, bytes: r.nbytes });
     }
   } else {
     for (const file of await checkpointFiles(source)) {
@@ -60,33 +64,25 @@ export async function planModel(source: FileSource): Promise<ModelPlan> {
   return { info, files, tensors, weightBytes, downloadBytes };
 }
 
+/** A checkpoint file's tensors from its header alone (two range reads), validated like a whole file. */
 async function readSafetensorsHeader(source: FileSource, file: string): Promise<{ tensors: PlannedTensor[]; fileBytes: number | null }> {
   const range = source.readRange ? (s: number, e: number) => source.readRange!(file, s, e) : async (s: number, e: number) => (await source.read(file)).subarray(s, e);
-  const head = await range(0, 8);
-  if (head.byteLength < 8) throw new LabError('invalid-input', `${source.label}: ${file} is too short to be a safetensors file.`);
-  const n = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
-  if (n > 100 * 1024 * 1024) throw new LabError('invalid-input', `${source.label}: ${file} is not a safetensors file (header length ${n}).`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-  try {
-    header = JSON.parse(new TextDecoder().decode(await range(8, 8 + n)));
-  } catch {
-    throw new LabError('invalid-input', `${source.label}: the header of ${file} is not JSON; download the file again.`);
-  }
-  const tensors: PlannedTensor[] = [];
-  let end = 0;
-  for (const [name, t] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    tensors.push({ name, dtype: t.dtype, shape: t.shape, bytes: t.data_offsets[1] - t.data_offsets[0] });
-    end = Math.max(end, t.data_offsets[1]);
-  }
-  return { tensors, fileBytes: (await source.size(file)) ?? 8 + n + end };
+  const where = `${source.label}: ${file}`;
+  const size = await source.size(file);
+  const n = safetensorsHeaderLength(await range(0, 8), size, where);
+  const headerBytes = await range(8, 8 + n);
+  // Without a known size, a short read is how a header longer than the file shows.
+  checkHeaderFits(n, headerBytes.byteLength, where);
+  const header = parseSafetensorsHeader(headerBytes, where, size === null ? null : size - 8 - n);
+  const tensors = header.tensors.map(({ name, dtype, shape, begin, end }) => ({ name, dtype, storedDtype: dtype, shape, bytes: end - begin }));
+  return { tensors, fileBytes: size ?? 8 + n + header.dataBytes };
 }
 
 /** The WebGPU adapter limits and features that decide whether and how a model loads. */
 export interface DeviceLimits {
   maxBufferSize: number;
   maxStorageBufferBindingSize: number;
-  /** shader-f16: f16 weights stay f16 on the GPU; without it they are widened to f32. */
+  /** shader-f16: f16 weights stay f16 on the GPU; without it they are counted widened to f32. */
   shaderF16: boolean;
 }
 
@@ -110,13 +106,35 @@ export interface FitReport {
   verdict: 'fits' | 'fits-with-splitting' | 'too-large';
   /** One paragraph for the user. */
   message: string;
-  /** Weights as held on this GPU (f16 widened to f32 without shader-f16). */
+  /** Weights as held on this GPU: bf16 (and MLC float32 stored as bf16) widened to f32, f16 widened without shader-f16, q4 packed. */
   gpuWeightBytes: number;
   kvCacheBytes: number;
   /** Weights + KV cache + activations, rough. */
   gpuBytes: number;
   split: SplitTensor[];
   problems: string[];
+}
+
+/**
+ * Bytes a value takes as the engine holds it: f32 as f32; bf16 widened to f32 (WebGPU has no bf16
+ * type), which includes MLC float32 records stored as bf16 (f32-to-bf16); f16 as f16, widened to
+ * f32 without shader-f16; q4's uint32 codes as stored (4-bit weights stay packed).
+ */
+function gpuBytesPerValue(t: PlannedTensor, shaderF16: boolean): number {
+  switch (t.dtype.toLowerCase()) {
+    case 'f32':
+    case 'float32':
+    case 'bf16':
+    case 'bfloat16':
+    case 'u32':
+    case 'uint32':
+      return 4;
+    case 'f16':
+    case 'float16':
+      return shaderF16 ? 2 : 4;
+    default:
+      return numel(t.shape) ? t.bytes / numel(t.shape) : 0;
+  }
 }
 
 const MB = (n: number) => `${(n / 1024 / 1024).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MB`;
@@ -128,9 +146,7 @@ export function checkModelFits(plan: ModelPlan, limits: DeviceLimits, opts: FitO
   const split: SplitTensor[] = [];
   let gpuWeightBytes = 0;
   for (const t of plan.tensors) {
-    const dt = t.dtype.toLowerCase();
-    const half = dt === 'f16' || dt === 'float16' || dt === 'bf16' || dt === 'bfloat16';
-    const bytes = half && !limits.shaderF16 ? t.bytes * 2 : t.bytes;
+    const bytes = numel(t.shape) * gpuBytesPerValue(t, limits.shaderF16);
     gpuWeightBytes += bytes;
     if (bytes <= binding) continue;
     const rows = t.shape[0] ?? 1;
@@ -154,7 +170,7 @@ export function checkModelFits(plan: ModelPlan, limits: DeviceLimits, opts: FitO
   const verdict = problems.length ? 'too-large' : split.length ? 'fits-with-splitting' : 'fits';
   const what = `${plan.info.format === 'mlc' ? `MLC ${plan.info.quantization}` : 'safetensors'} model`;
   let message = `This ${what} has ${MB(plan.weightBytes)} of weights${plan.downloadBytes !== null ? ` (${MB(plan.downloadBytes)} to download)` : ''} and needs about ${MB(gpuBytes)} of GPU memory for ${batch} sequences of ${ctx} tokens.`;
-  if (!limits.shaderF16 && plan.tensors.some((t) => /^(f16|float16|bf16|bfloat16)$/i.test(t.dtype))) message += ' This GPU has no shader-f16, so 16-bit weights are widened to f32.';
+  if (!limits.shaderF16 && plan.tensors.some((t) => /^(f16|float16)$/i.test(t.dtype))) message += ' This GPU has no shader-f16, so f16 weights are widened to f32.';
   if (split.length) message += ` ${split.map((s) => `${s.name} (${MB(s.bytes)})`).join(', ')} ${split.length === 1 ? 'is' : 'are'} larger than the ${MB(binding)} storage binding limit and will be split into ${split.map((s) => s.parts).join(', ')} parts.`;
   if (problems.length) message += ` It will not load: ${problems.join(' ')}`;
   return { verdict, message, gpuWeightBytes, kvCacheBytes, gpuBytes, split, problems };

@@ -44,38 +44,70 @@ function bad(file: string, what: string): LabError {
   );
 }
 
-/** Parses and validates a whole safetensors file held in memory. */
-export function parseSafetensors(bytes: Uint8Array, file = 'model.safetensors'): SafetensorsFile {
-  if (bytes.byteLength < 8) throw bad(file, `it has only ${bytes.byteLength} bytes`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = Number(view.getBigUint64(0, true));
+/** One tensor of a safetensors header; begin/end are offsets into the data section. */
+export interface SafetensorsHeaderEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  metadata: Record<string, string>;
+  /** In header order. */
+  tensors: SafetensorsHeaderEntry[];
+  /** Bytes of the data section the tensors use (the largest end offset). */
+  dataBytes: number;
+}
+
+/**
+ * The header length N from a file's first 8 bytes, checked against the file's size when known:
+ * a header longer than the file is a truncated file, said so.
+ */
+export function safetensorsHeaderLength(first8: Uint8Array, fileBytes: number | null, file: string): number {
+  if (first8.byteLength < 8) throw bad(file, `it has only ${first8.byteLength} bytes`);
+  const n = Number(new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true));
   if (n > MAX_HEADER || n < 2) throw bad(file, `its header length ${n} is implausible (wrong file type?)`);
-  if (8 + n > bytes.byteLength) throw bad(file, `the header needs ${n} bytes but the file has ${bytes.byteLength - 8} after the length`);
-  if (bytes[8] !== 0x7b /* { */) throw bad(file, 'the header does not start with "{"');
-  let header: Record<string, unknown>;
+  if (fileBytes !== null) checkHeaderFits(n, fileBytes - 8, file);
+  return n;
+}
+
+/** A header of n bytes needs n bytes after the length; `available` is what the file has there. */
+export function checkHeaderFits(n: number, available: number, file: string): void {
+  if (n > available) throw bad(file, `the header needs ${n} bytes but the file has ${Math.max(0, available)} after the length (truncated)`);
+}
+
+/**
+ * Validates a safetensors JSON header (the N bytes after the length): an object of tensors, each
+ * with a known dtype, a shape, and data_offsets that match the shape, lie within `dataBytes`
+ * (when known) and overlap no other tensor's.
+ */
+export function parseSafetensorsHeader(headerBytes: Uint8Array, file: string, dataBytes: number | null): SafetensorsHeader {
+  if (headerBytes[0] !== 0x7b /* { */) throw bad(file, 'the header does not start with "{"');
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder().decode(headerBytes));
   } catch (e) {
     throw bad(file, `its header is not JSON (${(e as Error).message})`);
   }
-  const dataStart = 8 + n;
-  const dataLength = bytes.byteLength - dataStart;
-  const tensors = new Map<string, SafetensorsEntry>();
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad(file, 'its header is not a JSON object');
   let metadata: Record<string, string> = {};
+  const tensors: SafetensorsHeaderEntry[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') {
+      if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw bad(file, '"__metadata__" is not an object of strings');
       metadata = (value ?? {}) as Record<string, string>;
       continue;
     }
-    const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const dtype = String(v?.dtype);
-    const shape = v?.shape;
-    const offsets = v?.data_offsets;
-    if (!(dtype in DTYPE_BYTES)) throw bad(file, `tensor "${name}" has unknown dtype "${dtype}"`);
+    if (typeof value !== 'object' || value === null) throw bad(file, `tensor "${name}" is ${JSON.stringify(value)}, not an object with dtype, shape and data_offsets`);
+    const { dtype, shape, data_offsets: offsets } = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw bad(file, `tensor "${name}" has unknown dtype "${String(dtype)}"`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
       throw bad(file, `tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
     }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((d) => Number.isInteger(d) && d >= 0)) {
+    if (offsets === undefined) throw bad(file, `tensor "${name}" has no data_offsets`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((d) => Number.isInteger(d) && d >= 0) || offsets[1] < offsets[0]) {
       throw bad(file, `tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
@@ -83,12 +115,29 @@ export function parseSafetensors(bytes: Uint8Array, file = 'model.safetensors'):
     if (end - begin !== expected) {
       throw bad(file, `tensor "${name}" (${dtype} [${shape}]) should take ${expected} bytes but its offsets span ${end - begin}`);
     }
-    if (end > dataLength) {
-      throw bad(file, `tensor "${name}" ends at byte ${end} of the data but the file holds only ${dataLength} data bytes (truncated)`);
+    if (dataBytes !== null && end > dataBytes) {
+      throw bad(file, `tensor "${name}" ends at byte ${end} of the data but the file holds only ${dataBytes} data bytes (truncated)`);
     }
-    tensors.set(name, { name, dtype, shape: shape as number[], bytes: bytes.subarray(dataStart + begin, dataStart + end) });
+    tensors.push({ name, dtype, shape: shape as number[], begin, end });
   }
-  return { metadata, tensors };
+  const byOffset = tensors.filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < byOffset.length; i++) {
+    const [p, t] = [byOffset[i - 1], byOffset[i]];
+    if (t.begin < p.end) throw bad(file, `tensors "${p.name}" [${p.begin}, ${p.end}) and "${t.name}" [${t.begin}, ${t.end}) overlap`);
+  }
+  return { metadata, tensors, dataBytes: tensors.reduce((a, t) => Math.max(a, t.end), 0) };
+}
+
+/** Parses and validates a whole safetensors file held in memory. */
+export function parseSafetensors(bytes: Uint8Array, file = 'model.safetensors'): SafetensorsFile {
+  const n = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.byteLength, file);
+  const dataStart = 8 + n;
+  const header = parseSafetensorsHeader(bytes.subarray(8, dataStart), file, bytes.byteLength - dataStart);
+  const tensors = new Map<string, SafetensorsEntry>();
+  for (const t of header.tensors) {
+    tensors.set(t.name, { name: t.name, dtype: t.dtype, shape: t.shape, bytes: bytes.subarray(dataStart + t.begin, dataStart + t.end) });
+  }
+  return { metadata: header.metadata, tensors };
 }
 
 export interface ToTensorOptions {

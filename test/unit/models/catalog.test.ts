@@ -2,6 +2,7 @@ import { prebuiltAppConfig } from '@mlc-ai/web-llm';
 import { describe, expect, it } from 'vitest';
 import type { GpuReport } from '../../../src/engine/gpu/report';
 import { buildCatalog, estimateDownloadBytes, f32Sibling, hubRepoOf, modelBaseUrl, pickerRows, webLlmFit, type CatalogEntry } from '../../../src/models/catalog';
+import { tinyMlcFiles, tinyTensors } from '../../../src/engine/tiny/tiny';
 
 const catalog = buildCatalog(prebuiltAppConfig.model_list);
 const byId = (id: string): CatalogEntry => {
@@ -84,9 +85,24 @@ describe('model catalog from web-llm\'s prebuilt list', () => {
 
   it('estimates download size from parameters × bits when tensor-cache.json is not known yet', () => {
     expect(estimateDownloadBytes(0.5e9, 'q4f16_1')).toBe((0.5e9 * 4.5) / 8);
-    expect(estimateDownloadBytes(135e6, 'q0f32')).toBe(135e6 * 4);
     expect(estimateDownloadBytes(null, 'q4f16_1')).toBeNull();
-    expect(byId('SmolLM2-360M-Instruct-q4f32_1-MLC').downloadEstimateBytes).toBe((360e6 * 5) / 8);
+    // tvmjs stores float32 as bf16: a q0f32 build downloads 2 bytes a parameter, like q0f16, and
+    // q4f32_1's f32 scales take 2 bytes each, like q4f16_1's.
+    expect(estimateDownloadBytes(135e6, 'q0f32')).toBe(135e6 * 2);
+    expect(estimateDownloadBytes(135e6, 'q0f32')).toBe(estimateDownloadBytes(135e6, 'q0f16'));
+    expect(byId('SmolLM2-360M-Instruct-q4f32_1-MLC').downloadEstimateBytes).toBe((360e6 * 4.5) / 8);
+  });
+
+  it('the estimate matches what the generator (which writes as tvmjs does) stores per parameter', () => {
+    for (const quantization of ['q0f32', 'q0f16', 'q4f32_1', 'q4f16_1'] as const) {
+      const cache = JSON.parse(new TextDecoder().decode(tinyMlcFiles({ arch: 'llama', quantization })['tensor-cache.json']));
+      const stored = cache.records.reduce((a: number, s: { nbytes: number }) => a + s.nbytes, 0);
+      const params = [...tinyTensors({ arch: 'llama' }).values()].reduce((a, t) => a + t.data.length, 0);
+      // Norms are not quantized, so q4 builds store a little more than the estimate; f32 builds exactly it.
+      const estimate = estimateDownloadBytes(params, quantization)!;
+      expect(stored / estimate, quantization).toBeGreaterThanOrEqual(1);
+      expect(stored / estimate, quantization).toBeLessThan(quantization.startsWith('q4') ? 1.1 : 1.000001);
+    }
   });
 
   it('reads model URLs the way web-llm does', () => {

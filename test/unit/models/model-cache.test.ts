@@ -1,7 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { tinyMlcFiles } from '../../../src/engine/tiny/tiny';
 import { buildCatalog } from '../../../src/models/catalog';
-import { modelDetails } from '../../../src/models/model-cache';
+import { WEBLLM_CONFIG_CACHE, WEBLLM_MODEL_CACHE, listCachedModels, listStoredModels, modelDetails, type CacheStorageWithKeys, type CacheWithKeys } from '../../../src/models/model-cache';
+
+/** Cache Storage in memory, with keys() as the panel lists it. */
+class MemoryCaches implements CacheStorageWithKeys {
+  readonly stores = new Map<string, Map<string, Uint8Array>>();
+  async open(name: string): Promise<CacheWithKeys> {
+    const store = this.stores.get(name) ?? new Map<string, Uint8Array>();
+    this.stores.set(name, store);
+    return {
+      match: async (url: string) => (store.has(url) ? new Response(store.get(url)!.slice(), { headers: { 'content-length': String(store.get(url)!.byteLength) } }) : undefined),
+      put: async (url: string, res: Response) => void store.set(url, new Uint8Array(await res.arrayBuffer())),
+      delete: async (url: string) => store.delete(url),
+      keys: async () => [...store.keys()].map((u) => new Request(u)),
+    };
+  }
+}
+
+/** A model's files where web-llm keeps them: the chat config in webllm/config, the rest in webllm/model. */
+async function storeLikeWebLlm(caches: MemoryCaches, base: string, files: Record<string, Uint8Array>) {
+  for (const [name, bytes] of Object.entries(files)) {
+    if (name === 'ndarray-cache.json' || name === 'tokenizer_config.json') continue;
+    await (await caches.open(name === 'mlc-chat-config.json' ? WEBLLM_CONFIG_CACHE : WEBLLM_MODEL_CACHE)).put(base + name, new Response(bytes.slice()));
+  }
+}
 
 function hub(files: Record<string, Uint8Array>) {
   const asked: string[] = [];
@@ -45,5 +68,39 @@ describe('model details from the two small files', () => {
     const [entry] = buildCatalog([record('Llama-2-Old-q0f32-MLC')]);
     const d = await modelDetails(entry, { fetch: hub(files).fetch, caches: null });
     expect(d.readout).toEqual({ ok: false, reason: expect.stringContaining('Verdict from" to parsed') });
+  });
+});
+
+describe('the Models panel\'s list', () => {
+  const base = (id: string) => `https://huggingface.co/tests/${id}/resolve/main/`;
+
+  it('lists a real-layout q4 build (f32-to-bf16 on every record) and shows a broken one as broken, keeping the others', async () => {
+    const caches = new MemoryCaches();
+    const good = tinyMlcFiles({ arch: 'qwen2', quantization: 'q4f16_1', maxShardBytes: 8192 });
+    await storeLikeWebLlm(caches, base('Good-q4f16_1-MLC'), good);
+    const broken = { ...good, 'tensor-cache.json': new TextEncoder().encode('{"records": [{"dataPath": "params_shard_0.bin"') };
+    await storeLikeWebLlm(caches, base('Broken-q4f16_1-MLC'), broken);
+    const odd = JSON.parse(new TextDecoder().decode(good['tensor-cache.json']));
+    odd.records[0].records[0].dtype = 'float7';
+    await storeLikeWebLlm(caches, base('Odd-q4f16_1-MLC'), { ...good, 'tensor-cache.json': new TextEncoder().encode(JSON.stringify(odd)) });
+
+    const rows = await listStoredModels(null, caches);
+    const row = (id: string) => rows.find((r) => r.baseUrl === base(id))!;
+    expect(rows).toHaveLength(3);
+    const shards = Object.keys(good).filter((f) => f.startsWith('params_shard_')).length;
+    expect(row('Good-q4f16_1-MLC')).toMatchObject({ problem: null, shardsTotal: shards, shardsStored: shards });
+    expect(row('Broken-q4f16_1-MLC')).toMatchObject({ shardsTotal: null, problem: expect.stringMatching(/tests\/Broken-q4f16_1-MLC: the stored tensor-cache.json cannot be read .*download it again/s) });
+    expect(row('Odd-q4f16_1-MLC').problem).toMatch(/unknown dtype "float7"/);
+
+    // With web-llm's catalog too: every model's state, the broken ones with their reason.
+    const catalog = buildCatalog(['Good', 'Broken', 'Odd'].map((n) => record(`${n}-q4f16_1-MLC`)));
+    const named = await listStoredModels(catalog, caches);
+    expect(named.find((r) => r.baseUrl === base('Good-q4f16_1-MLC'))!.webllm).toMatchObject({ webllmComplete: true, problem: null });
+    expect(named.find((r) => r.baseUrl === base('Broken-q4f16_1-MLC'))!.webllm).toMatchObject({ webllmComplete: false, labReady: false, problem: expect.any(String) });
+    expect((await listCachedModels(catalog, caches)).map((m) => [m.modelId, m.problem === null])).toEqual([
+      ['Good-q4f16_1-MLC', true],
+      ['Broken-q4f16_1-MLC', false],
+      ['Odd-q4f16_1-MLC', false],
+    ]);
   });
 });

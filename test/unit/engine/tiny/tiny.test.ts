@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { memorySource } from '../../../../src/engine/load/files';
 import { loadModel } from '../../../../src/engine/load/model';
 import { trainBpe } from '../../../../src/engine/tiny/bpe';
+import { md5Hex } from '../../../../src/engine/tiny/md5';
 import { tinyHfFiles, tinyMlcFiles, tinyModelFiles } from '../../../../src/engine/tiny/tiny';
 
 describe('tiny models', () => {
@@ -33,4 +35,14 @@ describe('tiny models', () => {
     expect(trainBpe('aaab aaab aab', 3)).toEqual(trainBpe('aaab aaab aab', 3));
     expect(() => trainBpe('ab', 5)).toThrow(/allows only/);
   });
+
+  it('md5Hex is MD5 (the md5sum tvmjs writes per shard), at every padding boundary', () => {
+    expect(md5Hex(new TextEncoder().encode(''))).toBe('d41d8cd98f00b204e9800998ecf8427e');
+    expect(md5Hex(new TextEncoder().encode('The quick brown fox jumps over the lazy dog'))).toBe('9e107d9d372bb6826bd81d3542a419d6');
+    for (const n of [1, 55, 56, 63, 64, 65, 119, 120, 4096, 70001]) {
+      const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 131 + 7) & 255);
+      expect(md5Hex(bytes), `${n} bytes`).toBe(createHash('md5').update(bytes).digest('hex'));
+    }
+  });
 });
+
