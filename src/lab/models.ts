@@ -6,18 +6,20 @@
  * one loaded base (two views over one engine); web-llm roles are loaded together in one call.
  */
 import { createOpenAIBackend } from '../backends/openai';
+import { listEndpointModels } from '../backends/openai-models';
 import { WEBLLM_CAPABILITIES } from '../backends/webllm';
 import type { ModelBackend } from '../backends/types';
 import { LabError } from '../errors';
-import { hubSource, type HubSourceOptions } from '../engine/load/fetch';
+import { hubSource, offlineError, type HubSourceOptions } from '../engine/load/fetch';
 import { browserFilesSource, memorySource, type FileSource, type PickedFile } from '../engine/load/files';
 import { loadModel, type LoadedModel } from '../engine/load/model';
 import { checkModelFits, planModel, totalProgress, type DeviceLimits, type FitReport } from '../engine/load/plan';
 import type { LoraAdapter } from '../engine/model/weights';
 import { tinyModelFiles } from '../engine/tiny/tiny';
+import { nameOrPathOf } from '../models/hf-base';
 import type { Models } from '../spar/instruction';
 import { CPU_ENGINE, type EngineKind, type LabEngineLike, type Trainable } from './engine';
-import { describeSource, modelKey, webLlmIds, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
+import { describeSource, modelKey, requireCompleteBinding, webLlmIds, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
 import { WebLlmHost, type WebLlmHostOptions } from './webllm-host';
 
 /** The tiny demo model's shape: the generator's defaults with room for the demo's prompts. */
@@ -35,6 +37,8 @@ export interface ModelSummary {
   /** Which engine holds it ("CPU reference engine", "WebGPU engine"). */
   engine: string;
   format: 'hf' | 'mlc';
+  /** config.json's _name_or_path of a local checkpoint: the model it was saved from (PEFT exports name it as the base). */
+  nameOrPath: string | null;
   quantization: string | null;
   arch: string;
   layers: number;
@@ -138,7 +142,7 @@ export class ModelHost {
   async plan(req: LoadRequest, opts: LoadOptions = {}): Promise<PlanReport> {
     if (req.type === 'tiny') throw new LabError('invalid-input', 'The tiny model is generated in memory; there is nothing to plan.');
     const source = this.source(req, opts.signal);
-    const plan = await planModel(source);
+    const plan = await planModel(source).catch((e) => Promise.reject(offlineError(source, e)));
     const limits = await this.limits();
     const c = plan.info.config;
     return {
@@ -189,6 +193,11 @@ export class ModelHost {
     return [...this.apiKeys.keys()];
   }
 
+  /** The models an endpoint lists, asked with this session's key for it. */
+  endpointModels(baseUrl: string, signal?: AbortSignal): Promise<string[]> {
+    return listEndpointModels(baseUrl, { apiKey: this.apiKeys.get(baseUrl.trim()), signal });
+  }
+
   /**
    * Backends for both roles, loading lab-engine models that can be loaded without the user
    * (tiny, hub) and applying the given adapters. Local folders must have been opened first.
@@ -197,7 +206,10 @@ export class ModelHost {
     bindings: Record<Role, RoleBinding>,
     opts: LoadOptions & { adapters?: Partial<Record<Role, LoraAdapter>> } = {},
   ): Promise<Models> {
-    for (const role of ['actor', 'refiner'] as const) if (opts.adapters?.[role]) requireCapability(bindings[role], role, 'lora');
+    for (const role of ['actor', 'refiner'] as const) {
+      requireCompleteBinding(bindings[role], role); // before any model loads
+      if (opts.adapters?.[role]) requireCapability(bindings[role], role, 'lora');
+    }
     // Both roles' web-llm models in one load: a load replaces what web-llm held.
     const ids = webLlmIds([bindings.actor, bindings.refiner]);
     if (ids.length) await this.webllm.load(ids, opts);
@@ -208,6 +220,7 @@ export class ModelHost {
 
   /** One role's backend (e.g. the actor, for an evaluation). */
   async backend(b: RoleBinding, role: Role, opts: LoadOptions & { adapter?: LoraAdapter } = {}): Promise<ModelBackend> {
+    requireCompleteBinding(b, role);
     if (b.kind === 'openai') {
       return createOpenAIBackend({ baseUrl: b.baseUrl, model: b.model, apiKey: this.apiKeys.get(b.baseUrl), verdict: b.verdict, label: `${b.model} at ${b.baseUrl} · ${role}` });
     }
@@ -250,13 +263,14 @@ export class ModelHost {
     const name = nameOf(req);
     let loaded: LoadedModel;
     let fit: FitReport | null = null;
+    let nameOrPath: string | null = null;
     if (req.type === 'tiny') {
       progress({ label: 'Generating the tiny model', done: 0 });
       loaded = await loadModel(memorySource(tinyModelFiles({ format: 'hf', seed: req.seed, ...TINY_DEMO_SHAPE }), name));
     } else {
       const source = this.source(req, opts.signal);
       progress({ label: 'Reading the model description', done: 0 });
-      const plan = await planModel(source);
+      const plan = await planModel(source).catch((e) => Promise.reject(offlineError(source, e)));
       const limits = await this.limits();
       if (limits) {
         fit = checkModelFits(plan, limits);
@@ -264,9 +278,10 @@ export class ModelHost {
       }
       const label = req.type === 'hub' ? 'Downloading (or reading from the browser cache)' : 'Reading the files';
       const onFile = totalProgress(plan, (done, total) => progress({ label, done, total: total ?? undefined }));
-      loaded = await loadModel(source, { onProgress: (path, done) => onFile(path, done) });
+      loaded = await loadModel(source, { onProgress: (path, done) => onFile(path, done) }).catch((e) => Promise.reject(offlineError(source, e)));
       // Small files (tokenizer, configs) are read without progress: close the bar at 100%.
       if (plan.downloadBytes !== null) progress({ label, done: plan.downloadBytes, total: plan.downloadBytes });
+      if (req.type === 'files' && loaded.format === 'hf') nameOrPath = await nameOrPathOf(source);
     }
     if (opts.signal?.aborted) throw new LabError('cancelled', 'Cancelled.');
     progress({ label: `Starting the ${this.engineKind.name}`, done: 0 });
@@ -279,6 +294,7 @@ export class ModelHost {
       description: describeSource(req.type === 'files' ? { type: 'files', label: req.label } : req),
       engine: this.engineKind.name,
       format: loaded.format,
+      nameOrPath,
       quantization: loaded.quantization,
       arch: c.arch,
       layers: c.numLayers,

@@ -54,5 +54,5 @@ export {
   type TrainState,
 } from './checkpoint';
 export { DEFAULT_DPO, DEFAULT_SFT, Trainer, type StepMetrics, type TrainResult, type TrainSettings, type TrainTask, type TrainerOptions } from './trainer';
-export { PEFT_CONFIG, PEFT_WEIGHTS, exportPeft, importPeft, parsePeft, peftConfig, type PeftExportOptions } from './peft';
+export { PEFT_CONFIG, PEFT_WEIGHTS, exportPeft, importPeft, parsePeft, peftConfig, readPeftConfig, type PeftConfigFacts, type PeftExportOptions } from './peft';
 export { defaultMergeDtype, hfConfigJson, mergeLinear, mergedCheckpoint, type MergeDtype } from './merge';

@@ -13,7 +13,7 @@ import { f32ArrayToF16 } from '../../../../src/engine/model/dtypes';
 import { LINEAR_NAMES, type LoraAdapter } from '../../../../src/engine/model/weights';
 import { adapterTensors, createAdapter } from '../../../../src/engine/train/lora';
 import { hfConfigJson, mergedCheckpoint } from '../../../../src/engine/train/merge';
-import { exportPeft, importPeft, parsePeft, PEFT_CONFIG, PEFT_WEIGHTS } from '../../../../src/engine/train/peft';
+import { exportPeft, importPeft, parsePeft, PEFT_CONFIG, PEFT_WEIGHTS, readPeftConfig } from '../../../../src/engine/train/peft';
 import { tinyMlcFiles, tinyWeights } from '../../../../src/engine/tiny/tiny';
 
 const weights = tinyWeights({ arch: 'qwen2', seed: 5 });
@@ -37,16 +37,17 @@ describe('PEFT export / import', () => {
     const C = config.hiddenSize;
     const I = config.intermediateSize;
     const kv = config.numKvHeads * config.headDim;
+    // In name order, as the safetensors library writes them (mlp before self_attn).
     expect([...st.tensors.values()].map((e) => [e.name, e.dtype, e.shape])).toEqual(
       [0, 1].flatMap((l) => [
+        [`base_model.model.model.layers.${l}.mlp.down_proj.lora_A.weight`, 'F32', [4, I]],
+        [`base_model.model.model.layers.${l}.mlp.down_proj.lora_B.weight`, 'F32', [C, 4]],
+        [`base_model.model.model.layers.${l}.mlp.gate_proj.lora_A.weight`, 'F32', [4, C]],
+        [`base_model.model.model.layers.${l}.mlp.gate_proj.lora_B.weight`, 'F32', [I, 4]],
         [`base_model.model.model.layers.${l}.self_attn.q_proj.lora_A.weight`, 'F32', [4, C]],
         [`base_model.model.model.layers.${l}.self_attn.q_proj.lora_B.weight`, 'F32', [C, 4]],
         [`base_model.model.model.layers.${l}.self_attn.v_proj.lora_A.weight`, 'F32', [4, C]],
         [`base_model.model.model.layers.${l}.self_attn.v_proj.lora_B.weight`, 'F32', [kv, 4]],
-        [`base_model.model.model.layers.${l}.mlp.gate_proj.lora_A.weight`, 'F32', [4, C]],
-        [`base_model.model.model.layers.${l}.mlp.gate_proj.lora_B.weight`, 'F32', [I, 4]],
-        [`base_model.model.model.layers.${l}.mlp.down_proj.lora_A.weight`, 'F32', [4, I]],
-        [`base_model.model.model.layers.${l}.mlp.down_proj.lora_B.weight`, 'F32', [C, 4]],
       ]),
     );
     const text = new TextDecoder().decode(files[PEFT_CONFIG]);
@@ -67,7 +68,22 @@ describe('PEFT export / import', () => {
       inference_mode: true,
       modules_to_save: null,
       layers_to_transform: null,
+      revision: null,
+      // Keys PEFT 0.19.1 writes that older exports left out.
+      peft_version: '0.19.1',
+      alora_invocation_tokens: null,
+      lora_bias: false,
+      lora_ga_config: null,
+      use_bdlora: null,
+      target_parameters: null,
+      trainable_token_indices: null,
+      megatron_core: 'megatron.core',
+      qalora_group_size: 16,
+      loftq_config: {},
     });
+    expect(Object.keys(c)).toHaveLength(38); // peft 0.19.1's LoraConfig, as test/real-world/peft.test.ts checks against real files
+    expect(json(exportPeft(a, { baseModel: null })).base_model_name_or_path).toBeNull();
+    expect(json(exportPeft(a, { baseModel: 'Qwen/Qwen2.5-0.5B-Instruct', revision: 'abc123' })).revision).toBe('abc123');
   });
 
   it('round-trips bit-exactly (plain, rsLoRA, a subset of layers)', async () => {
@@ -95,10 +111,8 @@ describe('PEFT export / import', () => {
     expect(h.layers[0].q!.a[0]).toBeCloseTo(a.layers[0].q!.a[0], 3);
 
     const w = files[PEFT_WEIGHTS];
-    expect(() => parsePeft({ ...cfg, peft_type: 'IA3' }, w, config, 'x')).toThrow(/only LoRA adapters/);
-    expect(() => parsePeft({ ...cfg, use_dora: true }, w, config, 'x')).toThrow(/DoRA/);
-    expect(() => parsePeft({ ...cfg, bias: 'all' }, w, config, 'x')).toThrow(/biases/);
-    expect(() => parsePeft({ ...cfg, rank_pattern: { q_proj: 16 } }, w, config, 'x')).toThrow(/rank_pattern/);
+    expect(() => parsePeft({ ...cfg, peft_type: 'IA3' }, w, config, 'x')).toThrow(/"peft_type": "IA3"; SPaR Lab loads LoRA adapters only/);
+    expect(() => parsePeft({ ...cfg, task_type: 'SEQ_CLS' }, w, config, 'x')).toThrow(/"task_type": "SEQ_CLS"/);
     expect(() => parsePeft({ ...cfg, r: 0 }, w, config, 'x')).toThrow(/"r" must be a positive integer/);
     expect(() => parsePeft({ ...cfg, r: 4 }, w, config, 'x')).toThrow(/has shape \[2,64\], expected \[4,64\] for r=4/);
     const other = tinyWeights({ arch: 'qwen2', seed: 5, hiddenSize: 96, numHeads: 6, numKvHeads: 3 }).config;
@@ -110,8 +124,88 @@ describe('PEFT export / import', () => {
     expect(() => parsePeft(cfg, w.subarray(0, w.length - 9), config, 'x')).toThrow(/truncated/);
   });
 
-  it('names a missing file', async () => {
-    await expect(importPeft(memorySource({ [PEFT_CONFIG]: new Uint8Array() }, 'my-adapter'), config, 'x')).rejects.toThrow(/my-adapter: adapter_model.safetensors is missing/);
+  it('names a missing file, after refusing a config it cannot apply', async () => {
+    const cfg = exportPeft(createAdapter('a', config, {}, { seed: 1 }))[PEFT_CONFIG];
+    await expect(importPeft(memorySource({}, 'my-adapter'), config, 'x')).rejects.toThrow(/my-adapter: adapter_config.json is missing/);
+    await expect(importPeft(memorySource({ [PEFT_CONFIG]: cfg }, 'my-adapter'), config, 'x')).rejects.toThrow(/my-adapter: adapter_model.safetensors is missing/);
+    const dora = new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(cfg)), use_dora: true }));
+    await expect(importPeft(memorySource({ [PEFT_CONFIG]: dora }, 'my-adapter'), config, 'x')).rejects.toThrow(/my-adapter: adapter_config.json sets "use_dora": true/);
+  });
+});
+
+describe('PEFT config fields the lab cannot apply', () => {
+  const files = exportPeft(createAdapter('a', config, {}, { seed: 1 }));
+  const cfg = json(files);
+  // Each LoraConfig field that changes what the adapter computes, set as PEFT would save it.
+  const refused: [string, unknown, RegExp][] = [
+    ['alora_invocation_tokens', [27, 91, 1002], /Activated LoRA/],
+    ['layer_replication', [[0, 2], [1, 2]], /repeating layers/],
+    ['modules_to_save', ['lm_head', 'embed_tokens'], /lm_head, embed_tokens/],
+    ['fan_in_fan_out', true, /Conv1D/],
+    ['lora_bias', true, /trained bias/],
+    ['bias', 'lora_only', /biases were trained/],
+    ['use_dora', true, /DoRA/],
+    ['rank_pattern', { q_proj: 16 }, /rank of their own/],
+    ['alpha_pattern', { 'model.layers.0.self_attn.q_proj': 32 }, /lora_alpha of their own/],
+    ['trainable_token_indices', [0, 1, 2], /token embeddings/],
+    ['trainable_token_indices', { embed_tokens: [5] }, /token embeddings/],
+    ['target_parameters', ['feed_forward.experts.down_proj'], /raw parameters/],
+    ['use_qalora', true, /QA-LoRA/],
+    ['megatron_config', { tensor_model_parallel_size: 2 }, /Megatron-LM/],
+    ['use_bdlora', { target_modules_bd_a: ['q_proj'], nblocks: 2 }, /block-diagonal/],
+    ['arrow_config', { top_k: 3 }, /Arrow routing/],
+    ['init_lora_weights', 'pissa_niter_16', /PiSSA/],
+    ['init_lora_weights', 'olora', /changed the base weights/],
+    ['init_lora_weights', 'corda', /changed the base weights/],
+    ['init_lora_weights', 'lora_ga', /changed the base weights/],
+    ['init_lora_weights', 'loftq', /LoftQ/],
+  ];
+  it.each(refused)('refuses %s = %j, naming the field and what the lab applies', (key, value, why) => {
+    const run = () => parsePeft({ ...cfg, [key]: value }, files[PEFT_WEIGHTS], config, 'a', 'adapter-dir');
+    expect(run).toThrow(`adapter-dir: adapter_config.json sets "${key}": ${JSON.stringify(value)} (`);
+    expect(run).toThrow(why);
+    expect(run).toThrow(/SPaR Lab applies plain LoRA adapters/);
+  });
+
+  it('names every refused field at once', () => {
+    expect(() => readPeftConfig({ ...cfg, fan_in_fan_out: true, modules_to_save: ['lm_head'] })).toThrow(/"fan_in_fan_out": true .*; "modules_to_save": \["lm_head"\]/);
+  });
+
+  it('accepts what only shaped training, and reports the config-level facts', () => {
+    const f = readPeftConfig({
+      ...cfg,
+      r: 16,
+      lora_alpha: 32,
+      use_rslora: true,
+      lora_dropout: 0.1,
+      init_lora_weights: 'gaussian',
+      eva_config: { rho: 2 }, // ignored by PEFT unless init_lora_weights is "eva"
+      loftq_config: { loftq_bits: 4 }, // likewise
+      exclude_modules: ['lm_head'],
+      layers_to_transform: 1,
+      target_modules: '.*\\.(q|v)_proj',
+      some_future_key: true,
+    });
+    expect(f).toEqual({
+      rank: 16,
+      alpha: 32,
+      rslora: true,
+      scale: 8,
+      targetModules: '.*\\.(q|v)_proj',
+      layers: [1],
+      baseModel: null,
+      peftVersion: '0.19.1',
+      unknownKeys: ['some_future_key'],
+    });
+    for (const init of [true, false, 'gaussian', 'eva', 'orthogonal']) expect(readPeftConfig({ ...cfg, init_lora_weights: init }).rank).toBe(8);
+  });
+});
+
+describe('PEFT export order', () => {
+  it('is the order of the names, so layer 10 comes before layer 2', () => {
+    const deep = tinyWeights({ arch: 'llama', seed: 1, numLayers: 11 }).config;
+    const names = [...parseSafetensors(exportPeft(createAdapter('a', deep, { targets: ['q'] }, { seed: 1 }))[PEFT_WEIGHTS]).tensors.keys()];
+    expect(names.slice(0, 6).map((n) => n.split('.')[4])).toEqual(['0', '0', '1', '1', '10', '10']);
   });
 });
 
