@@ -18,6 +18,7 @@ export type ErrorKind =
   | 'network' // a download or an HTTP backend failed
   | 'timeout'
   | 'nan' // NaN/Inf in training; the last good state is kept
+  | 'diverged' // training stopped on a vanishing or exploding gradient; the last good state is kept
   | 'cancelled'
   | 'busy' // another long job (self-play, evaluation) is running; one at a time
   | 'internal'; // a bug: please report it

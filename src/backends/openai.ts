@@ -17,8 +17,12 @@
  *   exponential backoff (Retry-After honoured); other 4xx fail at once. Errors are LabErrors:
  *   'network', 'timeout', 'invalid-input' (or 'unsupported' for the read-out), 'cancelled'
  *   surfaces as the AbortError of the caller's signal.
+ * - Replies are read with a byte cap and checked field by field (openai-reply.ts): an endless
+ *   or oversized body, an event stream, or a malformed choice fails at once with a LabError
+ *   'network' naming what was wrong, without retries.
  */
 import { LabError } from '../errors';
+import { ERROR_BODY_BYTES, eventStreamRefused, firstTokenTopLogprobs, parseCompletion, readLimited, replyLimits, replyTooLarge, type ChatCompletion, type ReplyLimits, type TopLogprob } from './openai-reply';
 import type { BackendInfo, CallOptions, ChatMessage, GenerateRequest, Generation, ModelBackend, VerdictRequest, VerdictResult } from './types';
 
 export interface OpenAIBackendOptions {
@@ -43,16 +47,6 @@ export interface OpenAIBackendOptions {
   /** Merged into every request body (e.g. {"repetition_penalty": 1.05} for vLLM). */
   extraBody?: Record<string, unknown>;
   fetch?: typeof fetch;
-}
-
-interface ChatCompletion {
-  choices: {
-    index?: number;
-    message?: { content?: string | null };
-    finish_reason?: string | null;
-    logprobs?: { content?: { token: string; logprob: number; top_logprobs?: { token: string; logprob: number }[] }[] | null } | null;
-  }[];
-  usage?: { completion_tokens?: number };
 }
 
 export function chatCompletionsUrl(baseUrl: string): string {
@@ -86,11 +80,14 @@ export function createOpenAIBackend(opts: OpenAIBackendOptions): ModelBackend {
   async function post(body: Record<string, unknown>, signal: AbortSignal | undefined, purpose: 'generate' | 'verdict'): Promise<ChatCompletion> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
-    const payload = JSON.stringify({ ...body, ...opts.extraBody, model: opts.model });
+    // One JSON reply per request: the reader below is not a stream reader, whatever extraBody says.
+    const sent = { ...body, ...opts.extraBody, model: opts.model, stream: false };
+    const payload = JSON.stringify(sent);
+    const limits = replyLimits(sent);
     let last: Failed | null = null;
     for (let attempt = 0; attempt <= maxRetries; attempt++) {
       if (last) await sleep(backoff(attempt, last), signal);
-      const res = await gate(() => attemptOnce(payload, headers, signal));
+      const res = await gate(() => attemptOnce(payload, headers, limits, signal));
       if ('completion' in res) return res.completion;
       last = res;
       if (!res.retry) {
@@ -112,7 +109,7 @@ export function createOpenAIBackend(opts: OpenAIBackendOptions): ModelBackend {
   type Failed = { error: LabError; retry: boolean; status?: number; retryAfterMs?: number };
   type Attempt = { completion: ChatCompletion } | Failed;
 
-  async function attemptOnce(payload: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Attempt> {
+  async function attemptOnce(payload: string, headers: Record<string, string>, limits: ReplyLimits, signal: AbortSignal | undefined): Promise<Attempt> {
     signal?.throwIfAborted();
     const timer = new AbortController();
     const onAbort = () => timer.abort();
@@ -124,14 +121,20 @@ export function createOpenAIBackend(opts: OpenAIBackendOptions): ModelBackend {
     }, timeoutMs);
     try {
       const res = await doFetch(url, { method: 'POST', headers, body: payload, signal: timer.signal });
-      const text = await res.text();
       if (!res.ok) {
+        const { text } = await readLimited(res, ERROR_BODY_BYTES);
         const failed: Failed = { error: httpError(res.status, serverMessage(text)), retry: res.status === 429 || res.status >= 500, status: res.status };
         const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
         if (retryAfter !== null) failed.retryAfterMs = retryAfter;
         return failed;
       }
-      return { completion: parseCompletion(text) };
+      if (/^\s*text\/event-stream/i.test(res.headers.get('content-type') ?? '')) {
+        void res.body?.cancel().catch(() => undefined);
+        throw eventStreamRefused(url);
+      }
+      const { text, complete } = await readLimited(res, limits.bytes);
+      if (!complete) throw replyTooLarge(url, limits);
+      return { completion: parseCompletion(text, limits) };
     } catch (e) {
       if (signal?.aborted) throw signal.reason ?? abortError();
       if (timedOut) {
@@ -201,8 +204,8 @@ export function createOpenAIBackend(opts: OpenAIBackendOptions): ModelBackend {
           const messages: ChatMessage[] = [...req.messages, { role: 'assistant', content: req.prefix }];
           const body = { messages, n: 1, max_tokens: 1, temperature: 0, logprobs: true, top_logprobs: 20, continue_final_message: true, add_generation_prompt: false };
           const completion = await post(body, o.signal, 'verdict');
-          const top = completion.choices?.[0]?.logprobs?.content?.[0]?.top_logprobs;
-          if (!Array.isArray(top) || top.length === 0) throw unsupportedReadout('the reply had no top_logprobs');
+          const top = firstTokenTopLogprobs(completion);
+          if (!top) throw unsupportedReadout('the reply had no top_logprobs');
           return { logprobs: req.labels.map((label) => labelLogprob(top, label)) };
         }),
       );
@@ -219,19 +222,6 @@ function toGenerations(c: ChatCompletion): Generation[] {
     finishReason: ch.finish_reason === 'length' ? 'length' : 'stop',
     tokens: Math.floor(total / choices.length) + (i < total % choices.length ? 1 : 0),
   }));
-}
-
-function parseCompletion(text: string): ChatCompletion {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new LabError('network', `The model server sent a reply that is not JSON: ${text.slice(0, 200)}`);
-  }
-  if (typeof json !== 'object' || json === null || !Array.isArray((json as ChatCompletion).choices)) {
-    throw new LabError('network', `The model server's reply is not a chat completion (no "choices"): ${text.slice(0, 200)}`);
-  }
-  return json as ChatCompletion;
 }
 
 /** The error text of an OpenAI-style error body ({"error": {"message"}}), or the body itself. */
@@ -255,7 +245,7 @@ function parseRetryAfter(h: string | null): number | null {
 }
 
 /** log p(label) from the top log-probs: tokens equal to the label up to leading space, summed. */
-function labelLogprob(top: { token: string; logprob: number }[], label: string): number {
+function labelLogprob(top: TopLogprob[], label: string): number {
   const want = normaliseToken(label);
   let max = -Infinity;
   const hits = top.filter((t) => normaliseToken(t.token) === want).map((t) => t.logprob);

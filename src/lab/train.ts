@@ -11,9 +11,11 @@
  * (an option) the adapter the training started from.
  *
  * Pause = abort: the Trainer saves a checkpoint, and a later start (after a reload too) resumes
- * from it with the settings frozen at the first start. NaN stops with the Trainer's message and
- * the last good adapter kept. Steps stream to the listener (throttled) and the Trainer logs each
- * as a TrainLogRecord.
+ * from it. A resume keeps the adapter's shape and the data order of the first start, and takes
+ * the run's optimizer settings as they are now (train-settings.ts resumeSettings): after a stop
+ * on NaN or a diverging gradient (the Trainer's message, the last good adapter kept) a lower
+ * learning rate can be tried without discarding the steps done. Steps stream to the listener
+ * (throttled) and the Trainer logs each as a TrainLogRecord.
  */
 import { isCancelled, LabError, toWireError } from '../errors';
 import type { LoraAdapter } from '../engine/model/weights';
@@ -24,15 +26,17 @@ import { adapterSettings, cloneAdapter, createAdapter } from '../engine/train/lo
 import { mergedCheckpoint } from '../engine/train/merge';
 import { exportPeft } from '../engine/train/peft';
 import { Trainer, type StepMetrics, type TrainTask } from '../engine/train/trainer';
+import { peftBaseModel, type PeftBase } from '../models/hf-base';
 import { assembleRftDataset } from '../spar/extract';
 import type { AdapterRecord, RunRecord, TrainLogRecord } from '../store/records';
+import { runProblems } from '../store/validate';
 import type { ExportFile } from './exports';
 import type { JobSlot } from './jobs';
 import { requireCapability, type ModelHost } from './models';
 import { describeBinding, modelKey, parseRunConfig, type IterationEntry, type Role, type RoleBinding, type TrainEntry, type TrainStatus } from './run-config';
 import type { AdapterSource } from './selfplay';
 import type { LabStoreLike } from './store';
-import { trainerSettings, type ActorTrainSettings, type RefinerTrainSettings } from './train-settings';
+import { resumeSettings, trainerSettings, type ActorTrainSettings, type RefinerTrainSettings } from './train-settings';
 
 export type TrainLiveState = 'loading' | 'training' | 'pausing' | TrainStatus;
 
@@ -91,10 +95,12 @@ export interface RolePlan {
   /** Its stored adapter (checkpoint or trained), if any. */
   checkpoint: AdapterSummary | null;
   entry: TrainEntry | null;
-  /** The settings a start uses: frozen ones when resuming, else the run's. */
+  /** The settings a start uses: the run's, with the frozen ones (FROZEN_ON_RESUME) of the first start when resuming. */
   settings: ActorTrainSettings | RefinerTrainSettings;
   /** Why it cannot start now (null: it can). */
   blocked: string | null;
+  /** The base model a PEFT export names, with the sentence the export shows (null: not a lab-engine role). */
+  peftBase: PeftBase | null;
 }
 
 export interface TrainPlan {
@@ -204,8 +210,7 @@ export class TrainService implements AdapterSource {
       const rec = await this.d.store.get('adapters', runId, checkpointId(iteration, role));
       const entry = it.training?.[role] ?? null;
       const previous = await this.newestDone(runId, role, iteration, config.iterations);
-      const frozen = rec && entry ? entry.settings : null;
-      const settings = frozen ?? config.train[role];
+      const settings = rec && entry ? resumeSettings(entry.settings, config.train[role]) : config.train[role];
       let blocked: string | null = null;
       if (it.status !== 'done' && it.status !== 'cancelled') blocked = `Self-play of iteration ${iteration} is ${it.status}; finish it (or cancel it) before training on its data.`;
       else if (rec?.config.status === 'done') blocked = `Already trained (${rec.step} steps). Discard it to train again.`;
@@ -230,6 +235,7 @@ export class TrainService implements AdapterSource {
         entry,
         settings,
         blocked,
+        peftBase: this.peftBase(it.models[role]),
       };
     };
     return { iteration, actor: await plan('actor'), refiner: await plan('refiner') };
@@ -436,7 +442,8 @@ export class TrainService implements AdapterSource {
    * the step of their last checkpoint: a start resumes them.
    */
   async recoverInterrupted(): Promise<void> {
-    for (const run of await this.d.store.listRuns()) {
+    // A broken run is left as it is (the runs list shows it as broken): it must not stop the lab starting.
+    for (const run of (await this.d.store.listRuns()).filter((r) => runProblems(r).length === 0)) {
       const config = parseRunConfig(run.config);
       const stale = config.iterations.flatMap((e) => (['actor', 'refiner'] as const).filter((r) => e.training?.[r]?.status === 'training').map((r) => [e.iteration, r] as const));
       if (stale.length === 0 || (await this.d.jobs.isHeldAnywhere(run.id))) continue;
@@ -460,9 +467,10 @@ export class TrainService implements AdapterSource {
     const { adapter } = recordToState(rec);
     const config = parseRunConfig((await this.d.store.getRun(runId)).config);
     const binding = config.iterations.find((e) => e.iteration === iteration)?.models[role] ?? config.models[role];
+    const base = this.peftBase(binding);
     const files =
       kind === 'peft'
-        ? exportPeft(adapter, { baseModel: binding.kind === 'lab' && binding.model.type === 'hub' ? binding.model.repo : undefined })
+        ? exportPeft(adapter, { baseModel: base?.repo, revision: base?.revision })
         : mergedCheckpoint((await this.d.models.trainable(binding, role, opts)).training.weights, adapter);
     return Object.entries(files).map(([fileName, bytes]) => ({
       fileName,
@@ -472,6 +480,11 @@ export class TrainService implements AdapterSource {
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  /** The Hugging Face base of a role's model for PEFT exports (what loading it found, where it is loaded). */
+  private peftBase(b: RoleBinding): PeftBase | null {
+    return b.kind === 'lab' ? peftBaseModel(b.model, this.d.models.get(modelKey(b.model)) ?? null) : null;
+  }
 
   /** `fn`'s result; if it throws, the train engine's buffers are freed first. */
   private guard<T>(engine: { release(): void }, fn: () => T): T {

@@ -5,10 +5,14 @@
  * in the loss function and in DPO's reference log-probs, computed once per pair and cached.
  *
  * Safety: a NaN or infinite loss or gradient discards the step and stops training with a
- * LabError of kind 'nan'; the engine keeps the adapter of the last good step, which is also
- * saved. Checkpoints (adapter, AdamW state, step, schedule position) go to the store every
+ * LabError of kind 'nan'; a gradient norm above EXPLODING_GRAD_NORM or at most
+ * VANISHING_GRAD_NORM does the same with kind 'diverged'. The engine keeps the adapter of the
+ * last good step, which is saved too, and the message says what was saved (nothing before the
+ * first step). Checkpoints (adapter, AdamW state, step, schedule position) go to the store every
  * `checkpointEvery` steps and at the end; a new Trainer over the same data resumes from the last
- * one (after a reload), replaying the same data order.
+ * one (after a reload), replaying the same data order. Only the data order (epochs, batch size,
+ * seed) and the task (DPO's reference) must match: a resume may change the learning rate, the
+ * schedule, clipping, weight decay, micro-batch, β and the SFT term.
  */
 import { LabError } from '../../errors';
 import { PyRandom } from '../../py-random';
@@ -60,6 +64,17 @@ export const DEFAULT_DPO: Readonly<TrainSettings & { beta: number; ftx: number }
 
 /** SFT of the refiner on RFT records: LLaMA-Factory's LoRA SFT example learning rate, 1e-4. */
 export const DEFAULT_SFT: Readonly<TrainSettings> = { ...COMMON, lr: 1e-4 };
+
+/**
+ * Gradient norms (before clipping) that stop training. Real LoRA gradients are O(0.1–100), and
+ * the largest alpha / r the lab allows (1024) scales them by at most that: far above it, the
+ * adapter is diverging. At or below VANISHING no step can move the adapter any more: the loss of
+ * every example in the step is saturated (its gradient underflowed to 0), which a too-large
+ * alpha, learning rate or β causes; AdamW's momentum and weight decay would go on changing it
+ * with no signal.
+ */
+export const EXPLODING_GRAD_NORM = 1e6;
+export const VANISHING_GRAD_NORM = 1e-30;
 
 export type TrainTask =
   | {
@@ -171,13 +186,16 @@ export class Trainer {
     this.now = opts.now ?? (() => performance.now());
   }
 
-  /** Data, task and settings: a checkpoint made with other ones is not resumed. */
+  /**
+   * The data, its order and the task: a checkpoint made with other ones is not resumed. The
+   * optimizer settings are left out, so a resume can take new ones.
+   */
   private fingerprint(): string {
     const t = this.opts.task;
     const seqs = t.kind === 'dpo' ? t.pairs.flatMap((p) => [p.chosen, p.rejected]) : t.chats;
-    const task = t.kind === 'dpo' ? `dpo:${t.beta}:${t.ftx}:${t.reference ?? ''}` : 'sft';
-    const { checkpointEvery: _, ...s } = this.settings;
-    return fingerprint([task, JSON.stringify(s), ...seqs.flatMap((q) => [q.tokens, q.mask])]);
+    const task = t.kind === 'dpo' ? `dpo:${t.reference ?? ''}` : 'sft';
+    const { epochs, batchSize, seed } = this.settings;
+    return fingerprint([task, JSON.stringify({ epochs, batchSize, seed }), ...seqs.flatMap((q) => [q.tokens, q.mask])]);
   }
 
   /** The example order of every epoch, the same on every run with the same seed. */
@@ -199,7 +217,8 @@ export class Trainer {
         if (saved.fingerprint !== print) {
           throw new LabError(
             'invalid-input',
-            `The saved ${persistence.role} checkpoint of iteration ${persistence.iteration} (step ${saved.step} of ${saved.totalSteps}) was made with other data or settings. Delete it to train from scratch, or restore the data and settings.`,
+            `The saved ${persistence.role} checkpoint of iteration ${persistence.iteration} (step ${saved.step} of ${saved.totalSteps}) was made with other data or another data order ` +
+              '(epochs, batch size, seed, DPO reference). Delete it to train from scratch, or restore the data and those settings.',
           );
         }
       }
@@ -246,16 +265,12 @@ export class Trainer {
 
       const result = await this.accumulate(batch);
       const grads = adapterTensors({ rank: adapter.rank, layers: await engine.takeGradients(name) }).map((t) => t.data);
-      const bad = !Number.isFinite(result.loss) ? `the loss is ${result.loss}` : null;
-      const gradNorm = bad ? NaN : clipGradNorm(grads, s.maxGradNorm);
-      const problem = bad ?? (!Number.isFinite(gradNorm) ? 'the gradients are not finite' : null);
+      const gradNorm = Number.isFinite(result.loss) ? clipGradNorm(grads, s.maxGradNorm) : NaN;
+      const problem = this.problem(result.loss, gradNorm, persistence !== undefined && step > 0);
       if (problem) {
-        if (step > savedStep) await save('training');
-        throw new LabError(
-          'nan',
-          `Training stopped at step ${step + 1} of ${total}: ${problem}. That step was discarded; the adapter after step ${step} is kept` +
-            `${persistence ? ' and saved' : ''}. Try a lower learning rate (now ${lr.toPrecision(3)}) or a smaller β, or look for odd data in this batch.`,
-        );
+        const wrote = step > savedStep && persistence !== undefined;
+        if (wrote) await save('training');
+        throw new LabError(problem.kind, `Training stopped at step ${step + 1} of ${total}: ${problem.what}. That step was discarded; ${this.kept(step, wrote)}. ${problem.advice}`);
       }
       opt.step(params, grads, lr);
       await engine.setAdapter(adapter);
@@ -296,6 +311,39 @@ export class Trainer {
     }
     if (step > savedStep) await save('done');
     return { steps: step, totalSteps: total, resumedFrom, metrics, adapter };
+  }
+
+  /**
+   * Why a step's loss and gradient norm (before clipping) must stop training, if they must, and
+   * what to change; `resumable`: a checkpoint to go on from exists.
+   */
+  private problem(loss: number, gradNorm: number, resumable: boolean): { kind: 'nan' | 'diverged'; what: string; advice: string } | null {
+    const s = this.settings;
+    const dpo = this.opts.task.kind === 'dpo';
+    const clip = s.maxGradNorm > 0 ? `harder clipping (max grad norm now ${s.maxGradNorm})` : 'clipping (max grad norm, now off)';
+    const calmer =
+      `Try a lower learning rate (now ${s.lr} at its peak), ${clip}${dpo ? ' or a smaller β' : ''}, or look for odd data in this batch.` +
+      (resumable ? ' A resume takes changed optimizer settings.' : '');
+    if (!Number.isFinite(loss)) return { kind: 'nan', what: `the loss is ${loss}`, advice: calmer };
+    if (!Number.isFinite(gradNorm)) return { kind: 'nan', what: 'the gradients are not finite', advice: calmer };
+    if (gradNorm > EXPLODING_GRAD_NORM) return { kind: 'diverged', what: `the gradient norm is ${gradNorm.toExponential(2)}, above ${EXPLODING_GRAD_NORM}: the adapter is diverging`, advice: calmer };
+    if (gradNorm <= VANISHING_GRAD_NORM) {
+      return {
+        kind: 'diverged',
+        what: `the gradient vanished (norm ${gradNorm === 0 ? '0' : gradNorm.toExponential(2)}): every example's loss is saturated, so no step can move the adapter`,
+        advice:
+          `This comes from too large a LoRA alpha, learning rate (now ${s.lr} at its peak)${dpo ? ' or β' : ''}; lower them.` +
+          (resumable ? ` A resume takes a changed learning rate${dpo ? ' or β' : ''}; alpha belongs to the adapter, so changing it means training again from scratch.` : ''),
+      };
+    }
+    return null;
+  }
+
+  /** What a stop leaves: `step` steps are done; `wrote`: their adapter was saved just now. */
+  private kept(step: number, wrote: boolean): string {
+    if (!this.opts.persistence) return step === 0 ? 'the adapter is as it was before training (nothing is saved)' : `the adapter after step ${step} is kept in memory (nothing is saved)`;
+    if (step === 0) return 'nothing was saved (no step had finished), so training starts over';
+    return wrote ? `the adapter after step ${step} is saved as a checkpoint to resume from` : `the checkpoint of step ${step}, saved before, is kept to resume from`;
   }
 
   /** Loss and gradients of one optimizer step, accumulated over micro-batches in the engine. */

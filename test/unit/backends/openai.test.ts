@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chatCompletionsUrl, createOpenAIBackend, type OpenAIBackendOptions } from '../../../src/backends/openai';
 import type { GenerateRequest } from '../../../src/backends/types';
-import { isCancelled } from '../../../src/errors';
+import { isCancelled, LabError } from '../../../src/errors';
 
 // A real HTTP server on 127.0.0.1, answering like an OpenAI-compatible chat completions endpoint.
 type Handler = (body: Record<string, unknown>, req: IncomingMessage, res: ServerResponse, n: number) => void;
@@ -82,7 +82,7 @@ describe('OpenAI-compatible backend', () => {
     expect(srv.seen[0].path).toBe('/v1/chat/completions');
     expect(srv.seen[0].headers.authorization).toBe('Bearer sk-test');
     expect(srv.seen[0].body).toEqual({
-      model: 'tiny', messages: [{ role: 'user', content: 'Say hi.' }], n: 3, temperature: 0.9, top_p: 0.9, max_tokens: 64, stop: ['###'], seed: 42, repetition_penalty: 1.05,
+      model: 'tiny', messages: [{ role: 'user', content: 'Say hi.' }], n: 3, temperature: 0.9, top_p: 0.9, max_tokens: 64, stop: ['###'], seed: 42, repetition_penalty: 1.05, stream: false,
     });
   });
 
@@ -194,5 +194,111 @@ describe('OpenAI-compatible backend', () => {
     expect(() => chatCompletionsUrl('localhost:8000')).toThrow(/http:\/\//);
     expect(() => chatCompletionsUrl('not a url')).toThrow(/not a URL/);
     expect(() => createOpenAIBackend({ baseUrl: 'http://x', model: ' ' })).toThrow(/Name the model/);
+  });
+});
+
+/**
+ * Pours `first` then `chunk` over and over into the reply, as fast as the client reads (it waits
+ * for 'drain'), until the client goes away or `max` bytes are written; it then ends by itself.
+ */
+function pour(res: ServerResponse, headers: Record<string, string>, first: string, chunk: string, status = 200, max = 64 * 1024 * 1024) {
+  let written = 0;
+  let closed = false;
+  const gone = new Promise<void>((r) => res.on('close', () => ((closed = true), r())));
+  res.writeHead(status, headers);
+  const write = (): void => {
+    while (!closed && written < max) {
+      const c = written === 0 ? first : chunk;
+      written += Buffer.byteLength(c);
+      if (!res.write(c)) return void res.once('drain', write);
+    }
+    if (!closed) res.end();
+  };
+  write();
+  return { written: () => written, gone };
+}
+
+describe('OpenAI-compatible backend against a misbehaving server', () => {
+  const MiB = 1024 * 1024;
+  const sse = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'la '.repeat(300) } }] })}\n\n`;
+
+  it('stops reading an endless JSON body at the byte cap, with a clear error and no retry', async () => {
+    let poured: ReturnType<typeof pour> | undefined;
+    const srv = await serve((_b, _q, res) => (poured = pour(res, { 'content-type': 'application/json' }, '{"choices":[{"index":0,"message":{"content":"', 'la '.repeat(1000))));
+    const t0 = performance.now();
+    const err = await backend(srv.base, { timeoutMs: 20_000 }).generate([request(1)]).catch((e) => e);
+    const ms = performance.now() - t0;
+    await poured!.gone;
+    // n = 1, max_tokens = 64: 64 KiB + 6 bytes × (4096 + 64 × 64) characters = 112 KiB.
+    expect(err).toMatchObject({ kind: 'network', message: expect.stringMatching(/sent more than 112 KiB for one completion of at most 64 tokens.*max_tokens/) });
+    expect(srv.seen).toHaveLength(1);
+    // The server wrote only what the client read plus the socket buffers, not its 64 MiB.
+    console.log(`endless JSON body: stopped after the server wrote ${(poured!.written() / MiB).toFixed(2)} MiB, in ${ms.toFixed(0)} ms`);
+    expect(poured!.written()).toBeLessThan(16 * MiB);
+  });
+
+  it('refuses an endless event stream at once', async () => {
+    let poured: ReturnType<typeof pour> | undefined;
+    const srv = await serve((_b, _q, res) => (poured = pour(res, { 'content-type': 'text/event-stream; charset=utf-8' }, sse, sse)));
+    const err = await backend(srv.base, { timeoutMs: 20_000 }).generate([request(1)]).catch((e) => e);
+    await poured!.gone;
+    expect(err).toMatchObject({ kind: 'network', message: expect.stringMatching(/event stream \(text\/event-stream\).*"stream": false/) });
+    expect(srv.seen[0].body.stream).toBe(false);
+    console.log(`endless event stream: stopped after the server wrote ${(poured!.written() / MiB).toFixed(2)} MiB`);
+    expect(poured!.written()).toBeLessThan(16 * MiB);
+  });
+
+  it('refuses a huge body at the cap: declared, or sent whole; and a completion longer than max_tokens allows', async () => {
+    const declared = await serve((_b, _q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(100 * MiB) });
+      res.write('{"choices":[');
+    });
+    await expect(backend(declared.base).generate([request(1)])).rejects.toMatchObject({ kind: 'network', message: expect.stringMatching(/sent more than 112 KiB/) });
+
+    // 2 MiB of valid JSON for 64 tokens: a server that ignores max_tokens.
+    const whole = await serve((_b, _q, res) => json(res, 200, completion(['x'.repeat(2 * MiB)])));
+    await expect(backend(whole.base).generate([request(1)])).rejects.toMatchObject({ kind: 'network', message: expect.stringMatching(/sent more than 112 KiB/) });
+    expect(whole.seen).toHaveLength(1);
+
+    // Under the byte cap, but one choice longer than 64 tokens can be: 4096 + 64 × 64 = 8192 characters.
+    const long = await serve((_b, _q, res) => json(res, 200, completion(['x'.repeat(10_000)])));
+    await expect(backend(long.base).generate([request(1)])).rejects.toMatchObject({
+      kind: 'network',
+      message: expect.stringMatching(/choices\[0\]\.message\.content is 10,000 characters long, more than max_tokens = 64 allows \(at most 8,192\)/),
+    });
+
+    // The cap grows with n and max_tokens: a long reply the request allows is read.
+    const [[ok]] = await backend(long.base).generate([{ ...request(1), sampling: { ...request(1).sampling, maxTokens: 512 } }]);
+    expect(ok.text).toHaveLength(10_000);
+  });
+
+  it('reads only the start of an endless error body', async () => {
+    let poured: ReturnType<typeof pour> | undefined;
+    const srv = await serve((_b, _q, res) => (poured = pour(res, { 'content-type': 'text/plain' }, 'overloaded ', 'la '.repeat(1000), 503)));
+    const err = await backend(srv.base, { maxRetries: 0, timeoutMs: 20_000 }).generate([request(1)]).catch((e) => e);
+    await poured!.gone;
+    expect(err).toMatchObject({ kind: 'network', message: expect.stringMatching(/answered 503: overloaded la la/) });
+    expect(poured!.written()).toBeLessThan(16 * MiB);
+  });
+
+  it('names the field of a malformed choice instead of failing with a TypeError', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ choices: [null] }, /choices\[0\] = null; it must be an object with message\.content/],
+      [{ choices: [{ index: 0, message: { content: 42 } }] }, /choices\[0\]\.message\.content = 42; it must be a string/],
+      [{ choices: [{ index: 0, message: 'hi' }] }, /choices\[0\]\.message = "hi"; it must be an object/],
+      [{ choices: [{ index: '0', message: { content: 'a' } }] }, /choices\[0\]\.index = "0"; it must be a whole number/],
+      [{ choices: [{ index: 0, message: { content: 'a' }, finish_reason: 3 }] }, /choices\[0\]\.finish_reason = 3; it must be a string/],
+      [{ choices: [{ index: 0, message: { content: 'a' } }], usage: { completion_tokens: 'many' } }, /usage\.completion_tokens = "many"; it must be a whole number/],
+    ];
+    for (const [reply, message] of cases) {
+      const srv = await serve((_b, _q, res) => json(res, 200, reply));
+      const err = await backend(srv.base).generate([request(1)]).catch((e) => e);
+      expect(err, JSON.stringify(reply)).toBeInstanceOf(LabError);
+      expect(err).toMatchObject({ kind: 'network', message: expect.stringMatching(message) });
+      expect(srv.seen).toHaveLength(1); // not retried
+    }
+    const verdict = await serve((_b, _q, res) => json(res, 200, { choices: [{ index: 0, logprobs: { content: [{ token: ' Yes', logprob: -0.1, top_logprobs: [{ token: ' Yes', logprob: -0.1 }, null] }] } }] }));
+    const req = [{ messages: [{ role: 'user' as const, content: 'J' }], prefix: 'P', labels: [' Yes', ' No'] }];
+    await expect(backend(verdict.base).verdict!(req)).rejects.toMatchObject({ kind: 'network', message: expect.stringMatching(/top_logprobs\[1\] = null/) });
   });
 });

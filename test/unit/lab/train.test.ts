@@ -237,6 +237,28 @@ describe('training service (CPU reference engine)', () => {
     expect((await iterations(w.store, run.id))[0].training?.actor).toBeUndefined();
   });
 
+  it('after a NaN stop, a resume takes a lower learning rate; the adapter shape and data order stay', async () => {
+    const w = await twin(shared, run.id, { engine: nanAt(3) });
+    const cleared = (await iterations(w.store, run.id)).slice(0, 1).map(({ training: _t, ...e }) => e);
+    await w.store.updateRun(run.id, { config: { ...(await w.store.getRun(run.id)).config, iterations: cleared } });
+    const stopped = await w.lab.train.start(run.id, { iteration: 0, role: 'actor' });
+    expect(stopped.entry).toMatchObject({ status: 'failed', step: 2, settings: { lr: 5e-3 }, error: { kind: 'nan', message: expect.stringContaining('lower learning rate (now 0.005 at its peak)') } });
+
+    // The advice, followed: a lower learning rate (and a rank change, which a resume cannot take).
+    const raw = (await w.store.getRun(run.id)).config;
+    const train = parseRunConfig(raw).train;
+    await w.store.updateRun(run.id, { config: applyConfigPatch(raw, { train: { ...train, actor: { ...train.actor, lr: 1e-3, rank: 4 } } }) });
+    const healthy = createLab(w.store, { models: new ModelHost({ engine: CPU_ENGINE }), listener: quiet, throttleMs: 0 });
+    const plan = (await healthy.train.plan(run.id, 0)).actor;
+    expect(plan.settings).toMatchObject({ lr: 1e-3, rank: 8 });
+    const resumed = await healthy.train.start(run.id, { iteration: 0, role: 'actor' });
+    expect(resumed.entry).toMatchObject({ status: 'done', settings: { lr: 1e-3, rank: 8 }, lora: { rank: 8 } });
+    const logs = await healthy.train.logs(run.id, 0, 'actor');
+    const total = resumed.entry.totalSteps;
+    // tiny-demo: linear schedule, no warmup: lr × (total − step) / total at 0-based step.
+    expect(logs.map((l) => l.metrics.lr)).toEqual(Array.from({ length: total }, (_, i) => (i < 2 ? 5e-3 : 1e-3) * ((total - i) / total)));
+  });
+
   it('exports the adapter as PEFT files and merged into the base', async () => {
     const { lab, store } = shared;
     const files = await lab.train.exportAdapter(run.id, 0, 'actor', 'peft');

@@ -12,6 +12,7 @@ import { checkpointId, MemoryTrainPersistence, recordToState, type TrainPersiste
 import { encodeChat, encodePair, type EncodedPair } from '../../../../src/engine/train/data';
 import type { TrainEngine, TrainSequence } from '../../../../src/engine/train/engine';
 import { adapterTensors, createAdapter } from '../../../../src/engine/train/lora';
+import { learningRate } from '../../../../src/engine/train/optim';
 import { Trainer, type StepMetrics, type TrainerOptions } from '../../../../src/engine/train/trainer';
 import { tinyHfFiles, tinyWeights } from '../../../../src/engine/tiny/tiny';
 import { LINEAR_NAMES } from '../../../../src/engine/model/weights';
@@ -126,6 +127,14 @@ describe('Trainer safety: checkpoints, resume, NaN', () => {
     return e;
   };
   const flat = (a: LoraAdapter) => adapterTensors(a).flatMap((t) => [...t.data]);
+  /** An engine's methods, bound, to wrap some of them. */
+  const bound = (e: TrainEngine): TrainEngine => ({
+    logprobs: (s, a) => e.logprobs(s, a),
+    accumulateGradients: (s, a, l) => e.accumulateGradients(s, a, l),
+    takeGradients: (a) => e.takeGradients(a),
+    getAdapter: (n) => e.getAdapter(n),
+    setAdapter: (a) => e.setAdapter(a),
+  });
 
   it('resumes after a reload from the last checkpoint, bit-exactly as an uninterrupted run', async () => {
     const straight = await new Trainer(options(await freshEngine())).run();
@@ -162,7 +171,22 @@ describe('Trainer safety: checkpoints, resume, NaN', () => {
 
     // Other data: the checkpoint is not silently resumed.
     const other = new Trainer({ ...options(await freshEngine(), { persistence: { store, ...place } }), task: { kind: 'dpo', pairs: pairs.slice(1), beta: 0.1, ftx: 0.1 } });
-    await expect(other.run()).rejects.toMatchObject({ kind: 'invalid-input', message: expect.stringMatching(/other data or settings/) });
+    await expect(other.run()).rejects.toMatchObject({ kind: 'invalid-input', message: expect.stringMatching(/other data or another data order/) });
+  });
+
+  it('a resume takes new optimizer settings (a lower learning rate), but not another data order', async () => {
+    const store = new MemoryTrainPersistence();
+    const ac = new AbortController();
+    await new Trainer(options(await freshEngine(), { persistence: { store, ...place }, signal: ac.signal, onStep: (m) => m.step === 3 && ac.abort() })).run().catch(() => undefined);
+    const lower = { ...options(await freshEngine()).settings, lr: 1e-3, maxGradNorm: 0.5 };
+    const refused = new Trainer(options(new CpuTrainEngine(new CpuModel(weights)), { persistence: { store, ...place }, settings: { ...lower, batchSize: 3 } }));
+    await expect(refused.run()).rejects.toMatchObject({ kind: 'invalid-input', message: expect.stringMatching(/batch size/) });
+
+    const resumed = await new Trainer(options(new CpuTrainEngine(new CpuModel(weights)), { persistence: { store, ...place }, settings: lower })).run();
+    expect(resumed.resumedFrom).toBe(3);
+    // The options' cosine schedule with warmup 0.2, now peaking at 1e-3.
+    expect(resumed.metrics.map((m) => m.lr)).toEqual([3, 4, 5].map((step) => learningRate({ lr: 1e-3, schedule: 'cosine', warmupRatio: 0.2 }, step, 6)));
+    expect(resumed.metrics[0].lr).toBeLessThan(1e-3);
   });
 
   it('NaN in the gradients: the step is discarded, training stops with kind "nan", the last good adapter stays and is saved', async () => {
@@ -191,7 +215,7 @@ describe('Trainer safety: checkpoints, resume, NaN', () => {
     const err = await trainer.run().catch((e) => e);
     expect(err).toBeInstanceOf(LabError);
     expect(err.kind).toBe('nan');
-    expect(err.message).toMatch(/step 4 of 6: the gradients are not finite.*adapter after step 3 is kept and saved/);
+    expect(err.message).toMatch(/step 4 of 6: the gradients are not finite\. That step was discarded; the adapter after step 3 is saved as a checkpoint to resume from\..*lower learning rate \(now 0\.01 at its peak\).*A resume takes changed optimizer settings/);
     expect(flat(await inner.getAdapter('actor'))).toEqual(afterStep3);
     const saved = recordToState((await store.get('adapters', place.runId, checkpointId(1, 'actor')))!);
     expect(saved.step).toBe(3);
@@ -210,6 +234,51 @@ describe('Trainer safety: checkpoints, resume, NaN', () => {
     };
     await expect(new Trainer(options(engine)).run()).rejects.toMatchObject({ kind: 'nan', message: expect.stringMatching(/step 1 of 6: the loss is NaN/) });
     expect(flat(await inner.getAdapter('actor'))).toEqual(flat(initial));
+  });
+
+  it('says honestly what a stop saved: nothing before the first step, else the checkpoint it kept', async () => {
+    const nanFrom = async (from: number): Promise<TrainEngine> => {
+      const inner = await freshEngine();
+      let steps = 0;
+      return { ...bound(inner), accumulateGradients: async (s, a, l) => (++steps >= from ? NaN : inner.accumulateGradients(s, a, l)) };
+    };
+    // Batch 2, micro-batch 1: step k is micro-batches 2k-1 and 2k.
+    const store = new MemoryTrainPersistence();
+    const first = await new Trainer(options(await nanFrom(1), { persistence: { store, ...place } })).run().catch((e) => e);
+    expect(first).toMatchObject({ kind: 'nan', message: expect.stringMatching(/step 1 of 6: the loss is NaN\. That step was discarded; nothing was saved \(no step had finished\), so training starts over\./) });
+    expect(first.message).not.toMatch(/resume/i);
+    expect(await store.get('adapters', place.runId, checkpointId(1, 'actor'))).toBeUndefined();
+
+    // Checkpoint at step 2 (checkpointEvery 2); NaN in step 3: the checkpoint of step 2 is what is left.
+    const third = await new Trainer(options(await nanFrom(5), { persistence: { store, ...place } })).run().catch((e) => e);
+    expect(third.message).toMatch(/step 3 of 6: the loss is NaN\. That step was discarded; the checkpoint of step 2, saved before, is kept to resume from\./);
+    expect((await store.get('adapters', place.runId, checkpointId(1, 'actor')))!.step).toBe(2);
+
+    const memoryOnly = await new Trainer(options(await nanFrom(1))).run().catch((e) => e);
+    expect(memoryOnly.message).toMatch(/the adapter is as it was before training \(nothing is saved\)/);
+  });
+
+  it('a vanishing gradient stops the run instead of saving a dead adapter as done', async () => {
+    // A DPO policy that already separates every pair by many nats, trained on with β = 100 and no
+    // SFT term: σ(−β·margin) underflows to 0, so every gradient is exactly 0.
+    const engine = await freshEngine();
+    const separated = await new Trainer(options(engine, { task: { kind: 'dpo', pairs, beta: 0.1, ftx: 0 }, settings: { lr: 3e-2, epochs: 8, batchSize: 6, schedule: 'constant', warmupRatio: 0 } })).run();
+    expect(separated.metrics.at(-1)!.rewardAccuracy).toBe(1);
+    const before = flat(await engine.getAdapter('actor'));
+    const store = new MemoryTrainPersistence();
+    const saturated = new Trainer(options(engine, { task: { kind: 'dpo', pairs, beta: 100, ftx: 0 }, persistence: { store, ...place }, settings: { lr: 1e-2, epochs: 1, batchSize: 3, warmupRatio: 0 } }));
+    const err = await saturated.run().catch((e) => e);
+    expect(err).toBeInstanceOf(LabError);
+    expect(err).toMatchObject({ kind: 'diverged', message: expect.stringMatching(/step 1 of 2: the gradient vanished \(norm 0\).*nothing was saved.*too large a LoRA alpha, learning rate \(now 0\.01 at its peak\) or β/) });
+    expect(flat(await engine.getAdapter('actor'))).toEqual(before);
+    expect(await store.get('adapters', place.runId, checkpointId(1, 'actor'))).toBeUndefined();
+  });
+
+  it('an exploding gradient (alpha 1e30) stops the run at the first step', async () => {
+    const engine = new CpuTrainEngine(new CpuModel(weights));
+    await engine.setAdapter(createAdapter('actor', weights.config, { rank: 4, alpha: 1e30 }, { seed: 9 }));
+    const err = await new Trainer(options(engine)).run().catch((e) => e);
+    expect(err).toMatchObject({ kind: 'diverged', message: expect.stringMatching(/step 1 of 6: the gradient norm is [\d.]+e\+29, above 1000000: the adapter is diverging/) });
   });
 
   it('refuses bad settings and empty data with clear errors', async () => {
