@@ -71,6 +71,8 @@ const INVALID_INPUT = new Set([
 
 const OOM = /out of memory|outofmemory|allocation failed|could not allocate|cannot allocate|failed to allocate|memory access out of bounds/i;
 const NETWORK = /failed to fetch|networkerror|network error|request failed|load failed|cannot fetch|err_[a-z_]+|the internet connection/i;
+/** A request that got no answer at all (offline, DNS, refused), as Chrome, Firefox and Safari word it: nothing of it was downloaded. */
+const NO_ANSWER = /failed to fetch|load failed|networkerror when attempting to fetch|err_internet_disconnected|err_name_not_resolved|err_connection_refused|err_address_unreachable/i;
 const LIMITS = /requested (maxBufferSize|maxStorageBufferBindingSize|maxComputeWorkgroupStorageSize|maxStorageBuffersPerShaderStage) exceeds limit/i;
 
 function classify({ name, message }: Parsed): ErrorKind {
@@ -106,6 +108,9 @@ function advice(kind: ErrorKind, p: Parsed, activity: WebLlmActivity, model: str
       return `Browser storage is full, so the model files could not be stored (${detail}). Delete cached models you no longer need or free disk space, then load again: the files already stored are kept and the download continues with the missing ones.`;
     case 'network':
       if (p.name === 'IntegrityError') return `A downloaded file of ${model || 'the model'} is corrupt (${detail.split('\n')[0]}). Delete the cached model and download it again.`;
+      if (NO_ANSWER.test(detail)) {
+        return `${what} could not download the model: this browser is offline or the download server cannot be reached (${detail}). Check the connection and load again: web-llm keeps every file it already stored and downloads only the missing ones.`;
+      }
       return `The download for ${what} broke off (${detail}). Check the connection and load again: web-llm keeps every file it already stored and downloads only the missing ones.`;
     case 'not-found':
       if (p.name === 'ModelNotFoundError') return `web-llm does not know the model "${model}" (${detail}). Pick one from the model list.`;

@@ -2,7 +2,8 @@
  * Which engine serves "lab engine" models. An engine holds one base model and any number of
  * named LoRA adapters, and hands out one `ModelBackend` view per role with that role's adapters
  * applied to every call. The WebGPU engine (`LabEngine` in src/backends/lab.ts) has exactly this
- * shape; the CPU reference model has it too, and serves where there is no WebGPU (and in Node).
+ * shape; the CPU reference model has it too, and serves where WebGPU offers no adapter or
+ * device (chooseLabEngine), and in Node.
  * Both can train their adapters (`training`): the WebGPU one with GpuTrainEngine, the CPU one with
  * CpuTrainEngine; each optimizer step lands in the adapter the views generate with.
  */
@@ -10,6 +11,7 @@ import { CpuBackend } from '../backends/cpu';
 import type { ModelBackend } from '../backends/types';
 import { CpuModel } from '../engine/cpu/model';
 import { CpuTrainEngine } from '../engine/cpu/train-engine';
+import { openDevice } from '../engine/gpu/acquire';
 import type { LoadedModel } from '../engine/load/model';
 import type { ChatTokenizer } from '../engine/load/tokenizer';
 import type { ModelConfig } from '../engine/model/config';
@@ -121,7 +123,37 @@ export const WEBGPU_ENGINE: EngineKind = {
   },
 };
 
-/** The engine for this environment: WebGPU where the browser has it, else the CPU reference. */
-export function labEngine(hasWebGpu: boolean): EngineKind {
-  return hasWebGpu ? WEBGPU_ENGINE : CPU_ENGINE;
+/** The engine that serves lab-engine models here. */
+export interface EngineChoice {
+  kind: EngineKind;
+  /** Why the WebGPU engine cannot serve here (null where it does). */
+  whyNotWebGpu: string | null;
+}
+
+/**
+ * WebGPU where an adapter and a device with the engine's features and limits can be had, else the
+ * CPU reference. navigator.gpu alone says little: Chrome on Linux without flags and browsers with
+ * a blocklisted GPU have it and offer no adapter. The trial device is released at once.
+ */
+export async function chooseLabEngine(gpu?: GPU): Promise<EngineChoice> {
+  const opened = await openDevice({ gpu });
+  if (!opened.ok) return { kind: CPU_ENGINE, whyNotWebGpu: opened.reason };
+  opened.device.destroy();
+  return { kind: WEBGPU_ENGINE, whyNotWebGpu: null };
+}
+
+/**
+ * The engine `choice` settles on, usable before it settles (the worker builds its model host at
+ * once; the trial device takes a moment): create() waits for the choice, and the name reads as
+ * still being checked until then.
+ */
+export function chosenEngine(choice: Promise<EngineChoice>): EngineKind {
+  let chosen: EngineKind | null = null;
+  void choice.then((c) => (chosen = c.kind));
+  return {
+    get name() {
+      return chosen?.name ?? 'lab engine (checking WebGPU…)';
+    },
+    create: async (model, modelName) => (await choice).kind.create(model, modelName),
+  };
 }

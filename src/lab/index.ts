@@ -57,7 +57,7 @@ export type * from './run-config';
 export { PRESETS, TINY_DEMO_TEMPLATES, paperSpar, presetPatch, tinyDemoSpar, type Preset } from './presets';
 export { EXPORT_KINDS, exportFile, type ExportFile, type ExportKind } from './exports';
 export { summarizeTree, type Page, type TreeSummary } from './browse';
-export { CPU_ENGINE, WEBGPU_ENGINE, labEngine, type EngineKind, type LabEngineLike } from './engine';
+export { CPU_ENGINE, WEBGPU_ENGINE, chooseLabEngine, chosenEngine, type EngineChoice, type EngineKind, type LabEngineLike } from './engine';
 export { TrainService, adapterName, type AdapterSummary, type RolePlan, type TrainListener, type TrainLiveState, type TrainMemory, type TrainOutcome, type TrainPlan, type TrainProgress } from './train';
 export { defaultTrainConfig, parseTrainConfig, trainerSettings, type ActorTrainSettings, type RefinerTrainSettings, type RoleTrainSettings, type TrainConfig } from './train-settings';
 export { NO_ADAPTERS, type AdapterSource, type SelfPlayOutcome, type SelfPlayState, type SelfPlayStats } from './selfplay';

@@ -17,15 +17,29 @@ export type ModelSourceSpec =
   | { type: 'files'; label: string };
 
 /**
+ * An OpenAI-compatible server and the model it serves. Stored as the user types it, so it may be
+ * incomplete while Setup is being filled in (endpointProblems); a job refuses to start on one
+ * (requireCompleteBinding). The API key is kept in the worker's memory only, never stored.
+ */
+export interface EndpointBinding {
+  kind: 'openai';
+  /** E.g. http://localhost:8000/v1. */
+  baseUrl: string;
+  /** The name the server serves it under ('' until chosen). */
+  model: string;
+  /** Offer the verdict read-out through log-probs (vLLM, llama.cpp). */
+  verdict: boolean;
+}
+
+/**
  * The backend kinds a role can be served by. The lab engine can apply the run's adapters; web-llm
  * serves one of its prebuilt models, frozen (`model` is web-llm's model id); an
- * OpenAI-compatible endpoint serves a frozen model (its API key is kept in the worker's memory
- * only, never stored).
+ * OpenAI-compatible endpoint serves a frozen model.
  */
-export type RoleBinding =
-  | { kind: 'lab'; model: ModelSourceSpec }
-  | { kind: 'webllm'; model: string }
-  | { kind: 'openai'; baseUrl: string; model: string; verdict: boolean };
+export type RoleBinding = { kind: 'lab'; model: ModelSourceSpec } | { kind: 'webllm'; model: string } | EndpointBinding;
+
+/** What Setup offers when a role is switched to an endpoint: vLLM's default address, no model yet. */
+export const NEW_ENDPOINT: EndpointBinding = { kind: 'openai', baseUrl: 'http://localhost:8000/v1', model: '', verdict: true };
 
 export type Role = 'actor' | 'refiner';
 
@@ -191,11 +205,30 @@ export function checkBinding(b: unknown, role: string): RoleBinding {
     return { kind: 'webllm', model: b.model.trim() };
   }
   if (b.kind === 'openai') {
-    if (typeof b.baseUrl !== 'string' || !/^https?:\/\//.test(b.baseUrl.trim())) throw bad('give the server URL, e.g. http://localhost:8000/v1');
-    if (typeof b.model !== 'string' || !b.model.trim()) throw bad('name the model the server serves');
+    // Kept while incomplete (Setup shows what is missing; a start refuses it).
+    if (typeof b.baseUrl !== 'string') throw bad('the server URL must be text, e.g. http://localhost:8000/v1');
+    if (typeof b.model !== 'string') throw bad('the model name must be text');
     return { kind: 'openai', baseUrl: b.baseUrl.trim(), model: b.model.trim(), verdict: b.verdict !== false };
   }
   throw bad(`unknown backend kind ${JSON.stringify(b.kind)} (lab engine, web-llm or OpenAI-compatible endpoint)`);
+}
+
+/** What an endpoint still lacks before it can serve a role, each as a short instruction; empty when complete. */
+export function endpointProblems(b: EndpointBinding): string[] {
+  const problems: string[] = [];
+  if (!b.baseUrl) problems.push("give the server's base URL, e.g. http://localhost:8000/v1");
+  else if (!/^https?:\/\/[^/\s]/.test(b.baseUrl)) problems.push(`the base URL must start with http:// or https:// (it is "${b.baseUrl}")`);
+  if (!b.model) problems.push('name the model the server serves (“Check” lists them)');
+  return problems;
+}
+
+/** Throws, saying what is missing, where a role's binding cannot serve yet (an incomplete endpoint). */
+export function requireCompleteBinding(b: RoleBinding, role: Role): void {
+  if (b.kind !== 'openai') return;
+  const problems = endpointProblems(b);
+  if (problems.length) {
+    throw new LabError('invalid-input', `The ${role}'s OpenAI-compatible endpoint is not complete: ${problems.join('; ')}. Fill it in under Setup → ${role === 'actor' ? 'Actor' : 'Refiner'}.`);
+  }
 }
 
 export function checkSource(s: unknown, role = 'model'): ModelSourceSpec {
@@ -258,7 +291,7 @@ export function describeSource(s: ModelSourceSpec): string {
 export function describeBinding(b: RoleBinding): string {
   if (b.kind === 'lab') return describeSource(b.model);
   if (b.kind === 'webllm') return `web-llm ${b.model}`;
-  return `${b.model} at ${b.baseUrl}`;
+  return `${b.model || 'no model chosen yet'} at ${b.baseUrl || 'no URL yet'}`;
 }
 
 /** The web-llm model ids the bindings name, each once (actor first): what one web-llm load must hold. */

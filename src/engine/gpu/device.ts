@@ -8,21 +8,18 @@
  *     LabError 'out-of-memory' naming what did not fit.
  */
 import { LabError } from '../../errors';
+import { openDevice, type DeviceRequest } from './acquire';
 import { WEBGPU_ADVICE } from './report';
 import { MemoryPool, type MemoryCategory, type MemoryReport, type PooledBuffer } from './memory';
 import { PipelineCache } from './pipelines';
 
-export interface AcquireOptions {
-  /** navigator.gpu by default. */
-  gpu?: GPU;
-  powerPreference?: GPUPowerPreference;
+/** Which adapter and device to ask for (acquire.ts), and how the engine uses them. */
+export interface AcquireOptions extends DeviceRequest {
   /**
    * Largest storage binding the engine will use, at most the device limit. Tests lower it to
    * exercise the splitting of large tensors across bindings.
    */
   maxBindingBytes?: number;
-  /** Use WGSL subgroup operations when the adapter has them (default true; tests turn it off to cover the fallback). */
-  subgroups?: boolean;
 }
 
 export interface GpuLimits {
@@ -82,32 +79,9 @@ export class Gpu {
 
   /** Requests an adapter and a device with the limits the engine needs. */
   static async acquire(opts: AcquireOptions = {}): Promise<Gpu> {
-    const gpu = opts.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
-    if (!gpu) throw new LabError('no-webgpu', `This browser has no WebGPU. ${WEBGPU_ADVICE}`);
-    const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
-    if (!adapter) throw new LabError('no-webgpu', `WebGPU found no usable GPU adapter. ${WEBGPU_ADVICE}`);
-    const shaderF16 = adapter.features.has('shader-f16');
-    const subgroups = (opts.subgroups ?? true) && adapter.features.has('subgroups');
-    const features: GPUFeatureName[] = [];
-    if (shaderF16) features.push('shader-f16');
-    if (subgroups) features.push('subgroups' as GPUFeatureName);
-    const a = adapter.limits;
-    let device: GPUDevice;
-    try {
-      device = await adapter.requestDevice({
-        requiredFeatures: features,
-        requiredLimits: {
-          maxBufferSize: a.maxBufferSize,
-          maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
-          maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
-          maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
-          maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
-          maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
-        },
-      });
-    } catch (e) {
-      throw new LabError('no-webgpu', `Could not open the GPU device: ${String(e)}. ${WEBGPU_ADVICE}`, { cause: e });
-    }
+    const opened = await openDevice(opts);
+    if (!opened.ok) throw new LabError('no-webgpu', `${opened.reason} ${WEBGPU_ADVICE}`);
+    const { adapter, device, shaderF16, subgroups } = opened;
     const narrow = subgroups && (adapter.info.subgroupMaxSize ?? Infinity) <= 4;
     return new Gpu(device, adapter.info, shaderF16, subgroups, narrow, opts.maxBindingBytes ?? Infinity);
   }

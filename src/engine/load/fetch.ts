@@ -57,6 +57,11 @@ export interface HubSource extends FileSource {
   isCached(path: string): Promise<boolean>;
   /** Removes this repository's files from our cache (web-llm's cache is left alone). */
   evict(paths: string[]): Promise<void>;
+  /**
+   * The error of the last request that could not reach the hub at all (offline, DNS, refused),
+   * null once one gets an answer. While it is set, exists() answers from the caches alone.
+   */
+  readonly unreachable: LabError | null;
 }
 
 function defaultCaches(): CacheStorageLike | null {
@@ -73,6 +78,8 @@ export function hubSource(repo: string, opts: HubSourceOptions = {}): HubSource 
   const label = `hub ${repo}`;
   const url = (path: string) => hubFileUrl(repo, path, revision, endpoint);
   const known = new Map<string, boolean>();
+  const host = new URL(endpoint).host;
+  let unreachable: LabError | null = null;
 
   const cached = async (path: string): Promise<Response | undefined> => {
     if (!storage) return undefined;
@@ -89,8 +96,17 @@ export function hubSource(repo: string, opts: HubSourceOptions = {}): HubSource 
       res = await doFetch(url(path), { ...init, signal: opts.signal });
     } catch (e) {
       if ((e as Error)?.name === 'AbortError') throw new LabError('cancelled', 'Download cancelled.');
-      throw new LabError('network', `Could not download ${path} from ${label}: ${(e as Error).message}. Check the connection; files already downloaded stay cached.`, { cause: e });
+      // No answer at all: nothing was downloaded, so say that the hub is out of reach, not that a download broke off.
+      const verb = init.method === 'HEAD' ? 'look up' : 'download';
+      unreachable = new LabError(
+        'network',
+        `Could not ${verb} ${path} of ${repo}: this browser is offline or ${host} cannot be reached (${(e as Error).message}). ` +
+          `${path} is not in this browser's cache yet. Check the connection and try again; files already downloaded stay cached.`,
+        { cause: e },
+      );
+      throw unreachable;
     }
+    unreachable = null;
     if (res.ok || res.status === 206) return res;
     if (res.status === 404) throw new LabError('not-found', `${label} has no file "${path}" (check the repository name and that it is an MLC or safetensors model).`);
     if (res.status === 401 || res.status === 403) {
@@ -137,6 +153,9 @@ export function hubSource(repo: string, opts: HubSourceOptions = {}): HubSource 
   return {
     repo,
     label,
+    get unreachable() {
+      return unreachable;
+    },
     async isCached(path) {
       return (await cached(path)) !== undefined;
     },
@@ -147,6 +166,9 @@ export function hubSource(repo: string, opts: HubSourceOptions = {}): HubSource 
         await request(path, { method: 'HEAD' });
         known.set(path, true);
       } catch (e) {
+        // Offline, only cached files can be used: an uncached one counts as absent (not remembered),
+        // and a load that needs it is told why by offlineError.
+        if (e === unreachable) return false;
         if (!(e instanceof LabError) || e.kind !== 'not-found') throw e;
         known.set(path, false);
       }
@@ -200,4 +222,24 @@ export function hubSource(repo: string, opts: HubSourceOptions = {}): HubSource 
       for (const p of paths) await cache.delete(url(p));
     },
   };
+}
+
+/**
+ * A load that stopped at a missing file while the hub could not be reached: the file is most
+ * likely just not cached yet. Returns the error to show: the loader's not-found (which names the
+ * file needed) reworded to say the browser is offline; any other error (or source) as it is.
+ */
+export function offlineError(source: FileSource, e: unknown): unknown {
+  const hub = source as Partial<HubSource>;
+  const cause = hub.unreachable;
+  if (!cause || !hub.repo || !(e instanceof LabError) || e.kind !== 'not-found') return e;
+  const said = e.message.startsWith(`${source.label}: `) ? e.message.slice(source.label.length + 2) : e.message;
+  const needed = said.split(/\.\s/)[0].replace(/\.$/, '');
+  const reason = cause.cause instanceof Error ? cause.cause.message : cause.message;
+  return new LabError(
+    'network',
+    `${hub.repo} is not fully in this browser's cache (${needed}), and the Hugging Face hub cannot be reached: this browser is offline or the network is unreachable (${reason}). ` +
+      'Connect to the internet to download the model once; it loads offline after that.',
+    { cause: e },
+  );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyConfigPatch, modelKey, nextIteration, parseRunConfig, type IterationEntry } from '../../../src/lab/run-config';
+import { applyConfigPatch, describeBinding, endpointProblems, modelKey, nextIteration, NEW_ENDPOINT, parseRunConfig, requireCompleteBinding, type IterationEntry } from '../../../src/lab/run-config';
 import { PRESETS, TINY_DEMO_TEMPLATES, tinyDemoSpar } from '../../../src/lab/presets';
 import { defaultSparConfig, templateProblems } from '../../../src/spar/index';
 
@@ -15,9 +15,32 @@ describe('run config', () => {
   it('names bad fields', () => {
     expect(() => parseRunConfig({ spar: { search: { branch: 0 } } })).toThrow(/spar.search.branch/);
     expect(() => parseRunConfig({ models: { actor: { kind: 'webgpu?' } } })).toThrow(/actor's model: unknown backend kind/);
-    expect(() => parseRunConfig({ models: { refiner: { kind: 'openai', baseUrl: 'localhost', model: 'x' } } })).toThrow(/server URL/);
+    expect(() => parseRunConfig({ models: { refiner: { kind: 'openai', baseUrl: 8000, model: 'x' } } })).toThrow(/refiner's model: the server URL must be text/);
     expect(() => parseRunConfig({ models: { actor: { kind: 'lab', model: { type: 'hub', repo: 'no-slash' } } } })).toThrow(/owner\/name/);
     expect(() => parseRunConfig({ eval: { set: { source: 'ifeval', count: 0, seed: 0 } } })).toThrow(/number of prompts/);
+  });
+
+  it('keeps an endpoint while it is being filled in; a start says what is missing', () => {
+    // Choosing "OpenAI-compatible endpoint" in Setup saves this before the user has typed anything.
+    const chosen = applyConfigPatch({}, { models: { actor: NEW_ENDPOINT, refiner: { kind: 'lab', model: { type: 'tiny', seed: 1 } } } });
+    const actor = parseRunConfig(chosen).models.actor;
+    expect(actor).toEqual({ kind: 'openai', baseUrl: 'http://localhost:8000/v1', model: '', verdict: true });
+    expect(describeBinding(actor)).toBe('no model chosen yet at http://localhost:8000/v1');
+    expect(() => requireCompleteBinding(actor, 'actor')).toThrow(
+      "The actor's OpenAI-compatible endpoint is not complete: name the model the server serves (“Check” lists them). Fill it in under Setup → Actor.",
+    );
+
+    const typo = parseRunConfig({ models: { refiner: { kind: 'openai', baseUrl: ' localhost:8000/v1 ', model: ' qwen ' } } }).models.refiner;
+    expect(typo).toEqual({ kind: 'openai', baseUrl: 'localhost:8000/v1', model: 'qwen', verdict: true });
+    expect(() => requireCompleteBinding(typo, 'refiner')).toThrow(/refiner's OpenAI-compatible endpoint is not complete: the base URL must start with http:\/\/ or https:\/\/ \(it is "localhost:8000\/v1"\)/);
+    expect(endpointProblems({ kind: 'openai', baseUrl: '', model: '', verdict: false })).toEqual([
+      "give the server's base URL, e.g. http://localhost:8000/v1",
+      'name the model the server serves (“Check” lists them)',
+    ]);
+
+    const done = { kind: 'openai', baseUrl: 'http://127.0.0.1:8000/v1', model: 'qwen', verdict: false } as const;
+    expect(endpointProblems(done)).toEqual([]);
+    expect(() => requireCompleteBinding(done, 'actor')).not.toThrow();
   });
 
   it('patches keep the iteration history and are checked', () => {
