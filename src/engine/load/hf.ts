@@ -17,7 +17,7 @@ export async function readHfConfig(source: FileSource): Promise<ModelConfig> {
   if (!(await source.exists('config.json'))) {
     throw new LabError('not-found', `${source.label}: config.json is missing; a Hugging Face model folder needs config.json next to its .safetensors files.`);
   }
-  return parseHfConfig(await readJson(source, 'config.json'));
+  return parseHfConfig(await readJson(source, 'config.json'), `${source.label}: config.json`);
 }
 
 export async function loadHfWeights(source: FileSource, opts: HfLoadOptions = {}): Promise<ModelWeights> {

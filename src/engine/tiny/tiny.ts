@@ -19,6 +19,8 @@ import { parseHfConfig } from '../model/config';
 import { MLC_GROUP_SIZE, mlcNames, type MlcQuantization, type TensorCache, type TensorCacheRecord } from '../load/mlc';
 import { writeSafetensors, type SafetensorsInput, SAFETENSORS_INDEX } from '../load/safetensors';
 import { TINY_BOS_ID, TINY_EOS_ID, tinyTokenizerConfig, tinyTokenizerJson } from './bpe';
+import { md5Hex } from './md5';
+import { configToV5, generationConfigJson, HF_LAYOUT_VERSION, tokenizerConfigFiles, transformersJson, type HfLayout } from './hf-layout';
 
 export interface TinyModelOptions {
   arch?: Arch;
@@ -56,10 +58,17 @@ export function tinyDefaults(o: TinyModelOptions = {}): TinyDefaults {
   };
 }
 
-/** The HF config.json of a tiny model. */
-export function tinyConfigJson(opts: TinyModelOptions = {}): Record<string, unknown> {
+/**
+ * The HF config.json of a tiny model, with the keys transformers writes for LlamaConfig /
+ * Qwen2Config: the v4 layout (4.47) unless `layout` is 'v5'.
+ */
+export function tinyConfigJson(opts: TinyModelOptions & Pick<TinyHfOptions, 'dtype' | 'layout'> = {}): Record<string, unknown> {
   const o = tinyDefaults(opts);
   const common = {
+    attention_dropout: 0,
+    initializer_range: 0.02,
+    use_cache: true,
+    transformers_version: HF_LAYOUT_VERSION.v4,
     hidden_size: o.hiddenSize,
     intermediate_size: o.intermediateSize,
     num_hidden_layers: o.numLayers,
@@ -72,22 +81,35 @@ export function tinyConfigJson(opts: TinyModelOptions = {}): Record<string, unkn
     tie_word_embeddings: o.tieWordEmbeddings,
     bos_token_id: TINY_BOS_ID,
     eos_token_id: TINY_EOS_ID,
-    torch_dtype: 'float32',
+    torch_dtype: HF_DTYPE_NAMES[opts.dtype ?? 'f32'],
   };
-  if (o.arch === 'qwen2') {
-    return { architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', ...common, rms_norm_eps: 1e-6, rope_theta: 1000000, use_sliding_window: false };
-  }
-  return {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    ...common,
-    rms_norm_eps: 1e-5,
-    rope_theta: 500000,
-    attention_bias: false,
-    rope_scaling: o.ropeScaling
-      ? { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 }
-      : null,
-  };
+  const v4 =
+    o.arch === 'qwen2'
+      ? {
+          architectures: ['Qwen2ForCausalLM'],
+          model_type: 'qwen2',
+          ...common,
+          rms_norm_eps: 1e-6,
+          rope_theta: 1000000,
+          rope_scaling: null,
+          use_sliding_window: false,
+          sliding_window: null,
+          max_window_layers: 28,
+        }
+      : {
+          architectures: ['LlamaForCausalLM'],
+          model_type: 'llama',
+          ...common,
+          rms_norm_eps: 1e-5,
+          rope_theta: 500000,
+          attention_bias: false,
+          mlp_bias: false,
+          pretraining_tp: 1,
+          rope_scaling: o.ropeScaling
+            ? { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 }
+            : null,
+        };
+  return opts.layout === 'v5' ? configToV5(v4) : v4;
 }
 
 /** Counter-based uniform numbers: the same (seed, stream, index) gives the same value everywhere. */
@@ -162,14 +184,24 @@ export interface TinyHfOptions extends TinyModelOptions {
   dtype?: 'f32' | 'f16' | 'bf16';
   /** Split the weights over this many safetensors files with an index (default 1: model.safetensors). */
   shards?: number;
+  /** The folder as transformers v4 (default) or v5 saves it; see hf-layout.ts. */
+  layout?: HfLayout;
+}
+
+const HF_DTYPE_NAMES = { f32: 'float32', f16: 'float16', bf16: 'bfloat16' } as const;
+
+/** The tiny tokenizer_config.json as transformers 4.47 saves it: the chat markers listed as additional special tokens. */
+function tinyV4TokenizerConfig(): Record<string, unknown> {
+  return { ...tinyTokenizerConfig(), additional_special_tokens: ['<|im_start|>', '<|im_end|>'], extra_special_tokens: {} };
 }
 
 /** A tiny model as a Hugging Face checkpoint folder. */
 export function tinyHfFiles(opts: TinyHfOptions = {}): FileMap {
   const o = tinyDefaults(opts);
   const dtype = opts.dtype ?? 'f32';
+  const layout = opts.layout ?? 'v4';
   const shards = Math.max(1, opts.shards ?? 1);
-  const config = { ...tinyConfigJson(o), torch_dtype: { f32: 'float32', f16: 'float16', bf16: 'bfloat16' }[dtype] };
+  const config = tinyConfigJson({ ...o, dtype, layout });
   const entries: [string, SafetensorsInput][] = [...tinyTensors(o)].map(([name, t]) => [
     name,
     dtype === 'f32'
@@ -178,7 +210,12 @@ export function tinyHfFiles(opts: TinyHfOptions = {}): FileMap {
         ? { dtype: 'F16', shape: t.shape, data: f32ArrayToF16(t.data) }
         : { dtype: 'BF16', shape: t.shape, data: f32ArrayToBf16(t.data) },
   ]);
-  const files: FileMap = { 'config.json': json(config), ...tokenizerFiles(o.vocabSize), 'generation_config.json': json({ bos_token_id: TINY_BOS_ID, eos_token_id: TINY_EOS_ID }) };
+  const files: FileMap = {
+    'config.json': transformersJson(config),
+    'generation_config.json': transformersJson(generationConfigJson(TINY_BOS_ID, TINY_EOS_ID, layout)),
+    'tokenizer.json': json(tinyTokenizerJson(o.vocabSize)),
+    ...tokenizerConfigFiles(tinyV4TokenizerConfig(), layout, o.arch),
+  };
   if (shards === 1) {
     files['model.safetensors'] = writeSafetensors(Object.fromEntries(entries), { format: 'pt' });
     return files;
@@ -201,7 +238,7 @@ export function tinyHfFiles(opts: TinyHfOptions = {}): FileMap {
 
 export interface TinyMlcOptions extends TinyModelOptions {
   quantization?: MlcQuantization;
-  /** Records are packed into shards of at most this many bytes (a bigger record gets its own). Default 64 KiB. */
+  /** Shard size cap, as tvmjs's shard_cap_mb (a record of half of it or more gets a shard of its own). Default 64 KiB. */
   maxShardBytes?: number;
 }
 
@@ -266,64 +303,113 @@ export function tinyMlcParams(opts: TinyMlcOptions = {}): MlcParam[] {
   return params;
 }
 
-/** Packs parameters into params_shard_N.bin files and the tensor-cache.json that lists them. */
+/** Bytes of a value as mlc_llm counts ParamBytes: the dtype's size, before tvmjs stores float32 as bf16. */
+const MLC_PARAM_BYTES: Record<MlcParam['dtype'], number> = { float32: 4, float16: 2, uint32: 4 };
+
+/**
+ * Packs parameters into params_shard_N.bin files and the tensor-cache.json that lists them, as
+ * tvmjs's dump_tensor_cache does when mlc_llm convert_weight calls it (encode_format
+ * "f32-to-bf16"): every record says "f32-to-bf16", float32 values are stored as bf16 (2 bytes),
+ * float16 and uint32 raw, and `nbytes` is the stored size. Records fill a shard until the next
+ * one would reach `maxShardBytes`; a record of half that or more gets a shard of its own at
+ * once (the shard being filled stays open). Each shard entry carries the md5 of its bytes.
+ * Metadata as convert_weight computes it: ParamSize = records, ParamBytes = values × dtype size
+ * (float32 counted as 4 bytes, though stored as 2), BitsPerParam = ParamBytes × 8 / parameters
+ * of the source checkpoint.
+ */
 export function writeTensorCache(params: MlcParam[], maxShardBytes: number): { cache: TensorCache; shards: FileMap } {
   const cache: TensorCache = { metadata: {}, records: [] };
   const shards: FileMap = {};
-  let current: { records: TensorCacheRecord[]; parts: Uint8Array[]; nbytes: number } | null = null;
-  const flush = () => {
-    if (!current) return;
+  const commit = (records: TensorCacheRecord[], parts: Uint8Array[]) => {
     const dataPath = `params_shard_${cache.records.length}.bin`;
-    const bytes = new Uint8Array(current.nbytes);
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
     let off = 0;
-    for (const p of current.parts) {
+    for (const p of parts) {
       bytes.set(p, off);
       off += p.byteLength;
     }
     shards[dataPath] = bytes;
-    cache.records.push({ dataPath, format: 'raw-shard', nbytes: current.nbytes, records: current.records });
-    current = null;
+    cache.records.push({ dataPath, format: 'raw-shard', nbytes: bytes.byteLength, records, md5sum: md5Hex(bytes) });
+  };
+  let open: { records: TensorCacheRecord[]; parts: Uint8Array[]; nbytes: number } = { records: [], parts: [], nbytes: 0 };
+  const commitOpen = () => {
+    if (open.nbytes > 0) commit(open.records, open.parts);
+    open = { records: [], parts: [], nbytes: 0 };
   };
   let paramBytes = 0;
-  let paramCount = 0;
+  let sourceParams = 0;
   for (const p of params) {
-    const bytes = typedBytes(p.data);
-    if (current && current.nbytes + bytes.byteLength > maxShardBytes) flush();
-    current ??= { records: [], parts: [], nbytes: 0 };
-    current.records.push({ name: p.name, shape: p.shape, dtype: p.dtype, format: 'raw', nbytes: bytes.byteLength, byteOffset: current.nbytes });
-    current.parts.push(bytes);
-    current.nbytes += bytes.byteLength;
-    paramBytes += bytes.byteLength;
-    paramCount += p.name.endsWith('.q_weight') ? numel(p.shape) * 8 : p.name.endsWith('.q_scale') ? 0 : numel(p.shape);
+    // f32ArrayToBf16 rounds to nearest even, as tvmjs does for every finite weight a model has.
+    const data = p.dtype === 'float32' ? typedBytes(f32ArrayToBf16(p.data)) : typedBytes(p.data);
+    const record = { name: p.name, shape: p.shape, dtype: p.dtype, format: 'f32-to-bf16' as const, nbytes: data.byteLength };
+    paramBytes += numel(p.shape) * MLC_PARAM_BYTES[p.dtype];
+    // The HF checkpoint's parameter count: a q_weight word holds 8 of them, a q_scale none.
+    sourceParams += p.name.endsWith('.q_weight') ? numel(p.shape) * 8 : p.name.endsWith('.q_scale') ? 0 : numel(p.shape);
+    if (open.nbytes + data.byteLength >= maxShardBytes) {
+      if (data.byteLength * 2 >= maxShardBytes) {
+        commit([{ ...record, byteOffset: 0 }], [data]);
+        continue;
+      }
+      commitOpen();
+    }
+    open.records.push({ ...record, byteOffset: open.nbytes });
+    open.parts.push(data);
+    open.nbytes += data.byteLength;
   }
-  flush();
-  cache.metadata = { ParamSize: params.length, ParamBytes: paramBytes, BitsPerParam: (paramBytes * 8) / paramCount };
+  commitOpen();
+  cache.metadata = { ParamSize: params.length, ParamBytes: paramBytes, BitsPerParam: (paramBytes * 8) / sourceParams };
   return { cache, shards };
 }
 
-/** A tiny model as an MLC build folder (what web-llm fetches from huggingface.co/mlc-ai/…-MLC). */
+/**
+ * A tiny model as an MLC build folder (what web-llm fetches from huggingface.co/mlc-ai/…-MLC),
+ * laid out as mlc_llm gen_config writes mlc-chat-config.json (model_config in the field order of
+ * mlc_llm's LlamaConfig / QWen2Config) and tvmjs writes tensor-cache.json (indent 4).
+ */
 export function tinyMlcFiles(opts: TinyMlcOptions = {}): FileMap {
   const o = tinyDefaults(opts);
   const quant = opts.quantization ?? 'q4f16_1';
   const hf = tinyConfigJson(o);
-  const half = quant === 'q0f16' || quant === 'q4f16_1';
-  const modelConfig: Record<string, unknown> = {
-    hidden_size: hf.hidden_size,
-    intermediate_size: hf.intermediate_size,
-    num_attention_heads: hf.num_attention_heads,
-    num_hidden_layers: hf.num_hidden_layers,
-    rms_norm_eps: hf.rms_norm_eps,
-    vocab_size: hf.vocab_size,
-    tie_word_embeddings: hf.tie_word_embeddings,
-    context_window_size: hf.max_position_embeddings,
-    prefill_chunk_size: 128,
-    num_key_value_heads: hf.num_key_value_heads,
-    head_dim: hf.head_dim,
-    tensor_parallel_shards: 1,
-    max_batch_size: 8,
-  };
-  if (o.arch === 'qwen2') Object.assign(modelConfig, { hidden_act: 'silu', rope_theta: hf.rope_theta, dtype: half ? 'float16' : 'float32' });
-  else Object.assign(modelConfig, { position_embedding_base: hf.rope_theta, rope_scaling: hf.rope_scaling, pipeline_parallel_stages: 1 });
+  const prefillChunkSize = 128;
+  const maxBatchSize = 128;
+  const modelConfig: Record<string, unknown> =
+    o.arch === 'qwen2'
+      ? {
+          hidden_act: hf.hidden_act,
+          hidden_size: hf.hidden_size,
+          intermediate_size: hf.intermediate_size,
+          num_attention_heads: hf.num_attention_heads,
+          num_hidden_layers: hf.num_hidden_layers,
+          num_key_value_heads: hf.num_key_value_heads,
+          rms_norm_eps: hf.rms_norm_eps,
+          rope_theta: hf.rope_theta,
+          vocab_size: hf.vocab_size,
+          tie_word_embeddings: hf.tie_word_embeddings,
+          context_window_size: hf.max_position_embeddings,
+          prefill_chunk_size: prefillChunkSize,
+          tensor_parallel_shards: 1,
+          head_dim: hf.head_dim,
+          dtype: 'float32', // QWen2Config's default, which gen_config writes whatever the quantization
+          max_batch_size: maxBatchSize,
+        }
+      : {
+          hidden_size: hf.hidden_size,
+          intermediate_size: hf.intermediate_size,
+          num_attention_heads: hf.num_attention_heads,
+          num_hidden_layers: hf.num_hidden_layers,
+          rms_norm_eps: hf.rms_norm_eps,
+          vocab_size: hf.vocab_size,
+          tie_word_embeddings: hf.tie_word_embeddings,
+          position_embedding_base: hf.rope_theta,
+          rope_scaling: hf.rope_scaling,
+          context_window_size: hf.max_position_embeddings,
+          prefill_chunk_size: prefillChunkSize,
+          num_key_value_heads: hf.num_key_value_heads,
+          head_dim: hf.head_dim,
+          tensor_parallel_shards: 1,
+          pipeline_parallel_stages: 1,
+          max_batch_size: maxBatchSize,
+        };
   const chatConfig = {
     version: '0.1.0',
     model_type: o.arch,
@@ -332,31 +418,41 @@ export function tinyMlcFiles(opts: TinyMlcOptions = {}): FileMap {
     vocab_size: o.vocabSize,
     context_window_size: o.maxPositionEmbeddings,
     sliding_window_size: -1,
-    prefill_chunk_size: 128,
+    prefill_chunk_size: prefillChunkSize,
     attention_sink_size: -1,
     tensor_parallel_shards: 1,
+    pipeline_parallel_stages: 1,
+    active_vocab_size: o.vocabSize,
     temperature: 0.7,
-    top_p: 0.95,
+    presence_penalty: 0.0,
+    frequency_penalty: 0.0,
     repetition_penalty: 1.0,
+    top_p: 0.95,
+    tokenizer_files: ['tokenizer.json', 'tokenizer_config.json'],
+    tokenizer_info: { token_postproc_method: 'byte_level', prepend_space_in_encode: false, strip_space_in_decode: false },
     conv_template: {
       name: 'chatml',
       system_template: '<|im_start|>system\n{system_message}<|im_end|>\n',
       system_message: 'You are a helpful assistant.',
+      system_prefix_token_ids: null,
+      add_role_after_system_message: true,
       roles: { user: '<|im_start|>user', assistant: '<|im_start|>assistant' },
+      role_templates: { user: '{user_message}', assistant: '{assistant_message}', tool: '{tool_message}' },
+      messages: [],
       seps: ['<|im_end|>\n'],
       role_content_sep: '\n',
       role_empty_sep: '\n',
       stop_str: ['<|im_end|>'],
       stop_token_ids: [TINY_EOS_ID],
+      function_string: '',
+      use_function_calling: false,
     },
+    pad_token_id: TINY_BOS_ID,
     bos_token_id: TINY_BOS_ID,
     eos_token_id: TINY_EOS_ID,
-    pad_token_id: TINY_BOS_ID,
-    tokenizer_files: ['tokenizer.json', 'tokenizer_config.json'],
-    tokenizer_info: { token_postproc_method: 'byte_level', prepend_space_in_encode: false, strip_space_in_decode: false },
   };
   const { cache, shards } = writeTensorCache(tinyMlcParams({ ...o, quantization: quant }), opts.maxShardBytes ?? 64 * 1024);
-  const cacheJson = json(cache);
+  const cacheJson = new TextEncoder().encode(JSON.stringify(cache, null, 4));
   return {
     'mlc-chat-config.json': json(chatConfig),
     'tensor-cache.json': cacheJson,
