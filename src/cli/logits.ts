@@ -33,14 +33,14 @@ export async function computeLogits(source: FileSource, text: string, opts: { ch
 
 export const command: CliCommand = {
   summary: "print the CPU reference's logits at every position as JSON (--model <dir> --text <t> [--chat])",
-  async run(argv) {
+  async run(argv, out = process.stdout) {
     const { values } = parseArgs({
       args: argv,
       options: { model: { type: 'string' }, text: { type: 'string' }, chat: { type: 'boolean' }, 'no-special': { type: 'boolean' } },
     });
     if (!values.model || values.text === undefined) throw new LabError('invalid-input', 'logits: --model <dir> and --text <t> are required.');
     const result = await computeLogits(directorySource(values.model), values.text, { chat: values.chat, addSpecialTokens: !values['no-special'] });
-    process.stdout.write(JSON.stringify(result) + '\n');
+    out.write(JSON.stringify(result) + '\n');
     return 0;
   },
 };
