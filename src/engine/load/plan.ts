@@ -82,7 +82,7 @@ async function readSafetensorsHeader(source: FileSource, file: string): Promise<
 export interface DeviceLimits {
   maxBufferSize: number;
   maxStorageBufferBindingSize: number;
-  /** shader-f16: f16 weights stay f16 on the GPU; without it they are counted widened to f32. */
+  /** shader-f16 (f16 math). Memory does not depend on it: the kernels unpack f16 words with unpack2x16float. */
   shaderF16: boolean;
 }
 
@@ -106,7 +106,7 @@ export interface FitReport {
   verdict: 'fits' | 'fits-with-splitting' | 'too-large';
   /** One paragraph for the user. */
   message: string;
-  /** Weights as held on this GPU: bf16 (and MLC float32 stored as bf16) widened to f32, f16 widened without shader-f16, q4 packed. */
+  /** Weights as held on this GPU: bf16 (and MLC float32 stored as bf16) widened to f32, f16 matrices as f16, q4 packed. */
   gpuWeightBytes: number;
   kvCacheBytes: number;
   /** Weights + KV cache + activations, rough. */
@@ -117,10 +117,11 @@ export interface FitReport {
 
 /**
  * Bytes a value takes as the engine holds it: f32 as f32; bf16 widened to f32 (WebGPU has no bf16
- * type), which includes MLC float32 records stored as bf16 (f32-to-bf16); f16 as f16, widened to
- * f32 without shader-f16; q4's uint32 codes as stored (4-bit weights stay packed).
+ * type), which includes MLC float32 records stored as bf16 (f32-to-bf16); f16 matrices as f16 with
+ * or without shader-f16 (the kernels read them with unpack2x16float), f16 vectors (norms, biases)
+ * widened to f32 at upload; q4's uint32 codes as stored (4-bit weights stay packed).
  */
-function gpuBytesPerValue(t: PlannedTensor, shaderF16: boolean): number {
+function gpuBytesPerValue(t: PlannedTensor): number {
   switch (t.dtype.toLowerCase()) {
     case 'f32':
     case 'float32':
@@ -131,7 +132,7 @@ function gpuBytesPerValue(t: PlannedTensor, shaderF16: boolean): number {
       return 4;
     case 'f16':
     case 'float16':
-      return shaderF16 ? 2 : 4;
+      return t.shape.length === 1 ? 4 : 2;
     default:
       return numel(t.shape) ? t.bytes / numel(t.shape) : 0;
   }
@@ -146,7 +147,7 @@ export function checkModelFits(plan: ModelPlan, limits: DeviceLimits, opts: FitO
   const split: SplitTensor[] = [];
   let gpuWeightBytes = 0;
   for (const t of plan.tensors) {
-    const bytes = numel(t.shape) * gpuBytesPerValue(t, limits.shaderF16);
+    const bytes = numel(t.shape) * gpuBytesPerValue(t);
     gpuWeightBytes += bytes;
     if (bytes <= binding) continue;
     const rows = t.shape[0] ?? 1;
@@ -170,7 +171,6 @@ export function checkModelFits(plan: ModelPlan, limits: DeviceLimits, opts: FitO
   const verdict = problems.length ? 'too-large' : split.length ? 'fits-with-splitting' : 'fits';
   const what = `${plan.info.format === 'mlc' ? `MLC ${plan.info.quantization}` : 'safetensors'} model`;
   let message = `This ${what} has ${MB(plan.weightBytes)} of weights${plan.downloadBytes !== null ? ` (${MB(plan.downloadBytes)} to download)` : ''} and needs about ${MB(gpuBytes)} of GPU memory for ${batch} sequences of ${ctx} tokens.`;
-  if (!limits.shaderF16 && plan.tensors.some((t) => /^(f16|float16)$/i.test(t.dtype))) message += ' This GPU has no shader-f16, so f16 weights are widened to f32.';
   if (split.length) message += ` ${split.map((s) => `${s.name} (${MB(s.bytes)})`).join(', ')} ${split.length === 1 ? 'is' : 'are'} larger than the ${MB(binding)} storage binding limit and will be split into ${split.map((s) => s.parts).join(', ')} parts.`;
   if (problems.length) message += ` It will not load: ${problems.join(' ')}`;
   return { verdict, message, gpuWeightBytes, kvCacheBytes, gpuBytes, split, problems };
