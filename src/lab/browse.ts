@@ -8,6 +8,7 @@ import { LabError } from '../errors';
 import type { SearchOutcome } from '../spar/types';
 import type { PairRecord, PromptRecord, RftRecord, TreeRecord } from '../store/records';
 import type { LabStoreLike } from './store';
+import { recordProblems } from '../store/validate';
 
 export interface TreeSummary {
   id: string;
@@ -31,9 +32,13 @@ export interface TreeSummary {
   rft: number;
   modelCalls: number;
   finishedAt: number;
+  /** What is wrong with a broken record (written by an older version or by hand); absent when it is usable. */
+  problems?: string[];
 }
 
 export function summarizeTree(t: TreeRecord, p?: Pick<PromptRecord, 'index' | 'instructionIds'>): TreeSummary {
+  const problems = recordProblems('trees', t);
+  if (problems.length) return brokenTreeSummary(t, problems, p);
   const tree = t.data.tree;
   const final = tree && tree.finalNode !== null ? tree.nodes[tree.finalNode] : null;
   return {
@@ -55,6 +60,31 @@ export function summarizeTree(t: TreeRecord, p?: Pick<PromptRecord, 'index' | 'i
     rft: t.outputs.rft,
     modelCalls: t.data.stats.modelCalls,
     finishedAt: t.finishedAt,
+  };
+}
+
+/** A broken tree's row: what can be read of it, and its problems (the list shows it as broken). */
+function brokenTreeSummary(t: TreeRecord, problems: string[], p?: Pick<PromptRecord, 'index' | 'instructionIds'>): TreeSummary {
+  const data = (typeof t.data === 'object' && t.data !== null ? t.data : {}) as Partial<TreeRecord['data']>;
+  return {
+    id: String(t.id),
+    iteration: Number.isInteger(t.iteration) ? t.iteration : -1,
+    promptId: String(t.promptId),
+    index: p?.index ?? -1,
+    prompt: typeof data.prompt === 'string' ? data.prompt : '',
+    constraints: p?.instructionIds ?? [],
+    status: t.status === 'done' ? 'done' : 'failed',
+    samples: 0,
+    sampleValues: [],
+    outcome: null,
+    nodes: 0,
+    depth: 0,
+    finalValue: null,
+    pairs: 0,
+    rft: 0,
+    modelCalls: 0,
+    finishedAt: typeof t.finishedAt === 'number' ? t.finishedAt : 0,
+    problems,
   };
 }
 
@@ -94,7 +124,7 @@ export class BrowseService {
   /** Tree summaries of a run, filtered, in prompt order within each iteration. */
   async trees(runId: string, f: TreeFilter = {}): Promise<Page<TreeSummary> & { iterations: number[] }> {
     const all = [...(await this.summaryMap(runId)).values()];
-    const iterations = [...new Set(all.map((s) => s.iteration))].sort((a, b) => a - b);
+    const iterations = [...new Set(all.map((s) => s.iteration))].filter((it) => it >= 0).sort((a, b) => a - b);
     const q = f.query?.trim().toLowerCase();
     const list = all
       .filter((s) => f.iteration === undefined || s.iteration === f.iteration)
@@ -144,7 +174,7 @@ export class BrowseService {
     const list = (await this.store.list('pairs', runId)).filter(
       (p) =>
         keep(p, f) &&
-        (!q || p.prompt.toLowerCase().includes(q) || p.chosen.toLowerCase().includes(q) || p.rejected.toLowerCase().includes(q)),
+        (!q || [p.prompt, p.chosen, p.rejected].some((t) => lower(t).includes(q))),
     );
     return page(list, f);
   }
@@ -152,7 +182,7 @@ export class BrowseService {
   async rft(runId: string, f: RecordFilter = {}): Promise<Page<RftRecord>> {
     const q = f.query?.trim().toLowerCase();
     const list = (await this.store.list('rft', runId)).filter(
-      (r) => keep(r, f) && (!f.kind || r.kind === f.kind) && (!q || r.messages.some((m) => m.content.toLowerCase().includes(q))),
+      (r) => keep(r, f) && (!f.kind || r.kind === f.kind) && (!q || (Array.isArray(r.messages) && r.messages.some((m) => lower(m?.content).includes(q)))),
     );
     return page(list, f);
   }
@@ -202,6 +232,11 @@ function keep(r: { iteration: number; excluded: boolean }, f: RecordFilter): boo
   if (f.excluded === 'kept') return !r.excluded;
   if (f.excluded === 'excluded') return r.excluded;
   return true;
+}
+
+/** Search text of a field that a broken record may lack. */
+function lower(x: unknown): string {
+  return typeof x === 'string' ? x.toLowerCase() : '';
 }
 
 function page<T>(list: T[], f: RecordFilter): Page<T> {

@@ -1,15 +1,19 @@
 /**
- * A whole run as one file: JSON that a person can read, with binary tensors as tagged base64.
- * Export then import gives back identical records (typed arrays keep their type).
+ * A whole run as one file: JSON that a person can read, with binary tensors as tagged base64 and
+ * numbers JSON cannot hold (NaN, ±Infinity) tagged too. Export then import gives back identical
+ * records (typed arrays keep their type). Import checks every record first (src/store/validate.ts)
+ * and stores nothing from a file with a broken one.
  */
 import { LabError } from '../errors';
 import type { LabStore } from './lab-store';
 import { newId } from './lab-store';
 import { CHILD_STORES, type ChildStoreName, type ChildStores, type RunRecord } from './records';
 import { DB_VERSION } from './schema';
+import { describeValue, fieldPath, recordProblems, runProblems } from './validate';
 
 export const ARCHIVE_FORMAT = 'spar-lab-run';
-export const ARCHIVE_VERSION = 1;
+/** 2: non-finite numbers are tagged (version 1 wrote them as null). */
+export const ARCHIVE_VERSION = 2;
 
 export interface RunArchive {
   format: typeof ARCHIVE_FORMAT;
@@ -35,7 +39,8 @@ export async function exportRun(store: LabStore, runId: string): Promise<RunArch
 }
 
 export function archiveFileName(run: RunRecord): string {
-  const slug = run.name.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'run';
+  const name: unknown = run.name; // a broken run (listed as broken) can be exported to repair it
+  const slug = (typeof name === 'string' ? name : '').replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'run';
   return `${slug}.sparlab.json`;
 }
 
@@ -53,11 +58,11 @@ export async function archiveFromBlob(file: Blob): Promise<RunArchive> {
   } else text = await file.text();
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text, decodeBinary);
+    parsed = JSON.parse(text);
   } catch (e) {
     throw new LabError('invalid-input', `Not a SPaR Lab run archive: the file is not valid JSON (${(e as Error).message}).`);
   }
-  return validateArchive(parsed);
+  return validateArchive(decodeTagged(parsed, ''));
 }
 
 /**
@@ -78,25 +83,51 @@ export async function importRun(store: LabStore, archive: RunArchive, opts: { as
   return run;
 }
 
+/** How many problems an import error lists; a file with more says "and more". */
+const LISTED_PROBLEMS = 5;
+
+const RECORD_NOUN: Record<ChildStoreName, string> = {
+  prompts: 'prompt',
+  trees: 'tree',
+  pairs: 'pair',
+  rft: 'RFT record',
+  adapters: 'adapter',
+  evals: 'evaluation',
+  trainLogs: 'training log entry',
+};
+
 function validateArchive(x: unknown): RunArchive {
   const bad = (why: string) => new LabError('invalid-input', `Not a usable SPaR Lab run archive: ${why}.`);
   if (!isObject(x) || x.format !== ARCHIVE_FORMAT) throw bad(`"format" is not "${ARCHIVE_FORMAT}"`);
   if (typeof x.version !== 'number' || x.version > ARCHIVE_VERSION) {
     throw bad(`archive version ${String(x.version)} is newer than this lab understands (${ARCHIVE_VERSION}); update the lab`);
   }
-  const run = x.run;
-  if (!isObject(run) || typeof run.id !== 'string' || typeof run.name !== 'string') throw bad('"run" needs an id and a name');
   if (!isObject(x.records)) throw bad('"records" is missing');
+  const problems = [...runProblems(x.run, 'run')];
+  const runId = isObject(x.run) ? x.run.id : undefined;
   const records = x.records;
   for (const s of CHILD_STORES) {
     const list = records[s] ?? [];
-    if (!Array.isArray(list)) throw bad(`records.${s} is not a list`);
-    list.forEach((r, i) => {
-      if (!isObject(r) || r.runId !== run.id || typeof r.id !== 'string') {
-        throw bad(`records.${s}[${i}] needs "id" and the run's "runId"`);
-      }
-    });
     records[s] = list;
+    if (!Array.isArray(list)) {
+      problems.push(`records.${s}: expected a list, got ${describeValue(list)}`);
+      continue;
+    }
+    const firstWithId = new Map<unknown, number>();
+    for (let i = 0; i < list.length && problems.length <= LISTED_PROBLEMS; i++) {
+      const r: unknown = list[i];
+      const at = fieldPath(`records.${s}`, i);
+      const named = isObject(r) && typeof r.id === 'string' && r.id ? `, in ${RECORD_NOUN[s]} ${JSON.stringify(r.id)}` : '';
+      const found = recordProblems(s, r, at);
+      if (isObject(r) && r.runId !== runId) found.push(`${at}.runId: expected the run's id ${JSON.stringify(runId)}, got ${describeValue(r.runId)}`);
+      if (isObject(r) && firstWithId.has(r.id)) found.push(`${at}.id: ${describeValue(r.id)} is also the id of records.${s}[${firstWithId.get(r.id)}]`);
+      else if (isObject(r)) firstWithId.set(r.id, i);
+      problems.push(...found.map((p) => p + named));
+    }
+  }
+  if (problems.length) {
+    const listed = problems.slice(0, LISTED_PROBLEMS).join('; ');
+    throw bad(`${listed}${problems.length > LISTED_PROBLEMS ? '; and more' : ''}. Nothing was imported`);
   }
   return x as unknown as RunArchive;
 }
@@ -105,7 +136,7 @@ function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-// ---- binary values as tagged base64 ----
+// ---- tagged values: binary as base64, numbers JSON cannot hold ----
 
 const TYPED = {
   Uint8Array,
@@ -124,7 +155,13 @@ interface Tagged {
   $type: TypedName;
 }
 
+/** JSON writes NaN and ±Infinity as null; a read-out's log-probability is -Infinity where a label was not seen. */
+interface TaggedNumber {
+  $number: 'NaN' | 'Infinity' | '-Infinity';
+}
+
 function encodeBinary(this: unknown, _key: string, value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value)) return { $number: String(value) as TaggedNumber['$number'] } satisfies TaggedNumber;
   if (value instanceof ArrayBuffer) return { $bytes: toBase64(new Uint8Array(value)), $type: 'ArrayBuffer' } satisfies Tagged;
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     const name = value.constructor.name as TypedName;
@@ -135,13 +172,42 @@ function encodeBinary(this: unknown, _key: string, value: unknown): unknown {
   return value;
 }
 
-function decodeBinary(_key: string, value: unknown): unknown {
-  if (!isObject(value) || typeof value.$bytes !== 'string' || typeof value.$type !== 'string') return value;
-  const bytes = fromBase64(value.$bytes);
-  if (value.$type === 'ArrayBuffer') return bytes.buffer;
-  const Ctor = TYPED[value.$type as keyof typeof TYPED];
-  if (!Ctor) throw new LabError('invalid-input', `Unknown binary type ${value.$type} in archive.`);
+/** Replaces tagged values in parsed JSON (in place), naming the field of a bad one. */
+function decodeTagged(value: unknown, path: string): unknown {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = decodeTagged(value[i], fieldPath(path, i));
+    return value;
+  }
+  if (!isObject(value)) return value;
+  if (typeof value.$bytes === 'string' && typeof value.$type === 'string') return decodeBytes(value.$bytes, value.$type, path);
+  if (typeof value.$number === 'string' && Object.keys(value).length === 1) {
+    if (!['NaN', 'Infinity', '-Infinity'].includes(value.$number)) {
+      throw badTag(path, `$number is ${JSON.stringify(value.$number)}; expected "NaN", "Infinity" or "-Infinity"`);
+    }
+    return Number(value.$number);
+  }
+  for (const key of Object.keys(value)) value[key] = decodeTagged(value[key], fieldPath(path, key));
+  return value;
+}
+
+function decodeBytes(b64: string, type: string, path: string): ArrayBuffer | ArrayBufferView {
+  const Ctor = type === 'ArrayBuffer' ? null : TYPED[type as keyof typeof TYPED];
+  if (Ctor === undefined) throw badTag(path, `unknown binary type ${JSON.stringify(type)} (known: ArrayBuffer, ${Object.keys(TYPED).join(', ')})`);
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = fromBase64(b64);
+  } catch {
+    throw badTag(path, '$bytes is not valid base64');
+  }
+  if (!Ctor) return bytes.buffer;
+  if (bytes.byteLength % Ctor.BYTES_PER_ELEMENT) {
+    throw badTag(path, `${bytes.byteLength} bytes are not a whole number of ${type} elements (${Ctor.BYTES_PER_ELEMENT} bytes each)`);
+  }
   return new Ctor(bytes.buffer);
+}
+
+function badTag(path: string, why: string): LabError {
+  return new LabError('invalid-input', `Not a usable SPaR Lab run archive: ${path || 'the file'}: ${why}. Nothing was imported.`);
 }
 
 function toBase64(bytes: Uint8Array): string {

@@ -115,11 +115,16 @@ export class LabStore {
     return (await this.read(() => this.db.getKey('runs', runId))) !== undefined;
   }
 
-  /** All runs, most recently updated first, with how many records of each kind they hold. */
+  /**
+   * All runs, most recently updated first, with how many records of each kind they hold. Read
+   * from the store, not the byUpdated index: a run without a usable updatedAt is missing from
+   * the index, and must still be listed (as broken, last).
+   */
   async listRuns(): Promise<RunSummary[]> {
     return this.read(async () => {
       const tx = this.db.transaction(['runs', ...CHILD_STORES], 'readonly');
-      const runs = (await tx.objectStore('runs').index('byUpdated').getAll()).reverse();
+      const updated = (r: RunRecord) => (typeof r.updatedAt === 'number' && !Number.isNaN(r.updatedAt) ? r.updatedAt : -Infinity);
+      const runs = (await tx.objectStore('runs').getAll()).sort((a, b) => updated(b) - updated(a) || 0);
       const summaries = await Promise.all(
         runs.map(async (run) => {
           const counts = {} as Record<ChildStoreName, number>;

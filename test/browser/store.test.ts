@@ -56,6 +56,18 @@ describe('LabStore on IndexedDB', () => {
     await expect(s.createRun({ name: '  ' })).rejects.toMatchObject({ kind: 'invalid-input' });
   });
 
+  it('lists runs that an older version or a person broke (no updatedAt, a createdAt that is no time), after the others', async () => {
+    const s = await openStore();
+    const good = await s.createRun({ name: 'good' });
+    await s.db.put('runs', { id: 'no-updated', name: 'no updatedAt', createdAt: 1, status: 'done', config: {}, notes: '' } as never);
+    await s.db.put('runs', { id: 'text-dates', name: 'dates as text', createdAt: 'yesterday', updatedAt: 'today', status: 'done', config: {}, notes: '' } as never);
+    await s.db.put('pairs', pair('no-updated', 'p1')); // as it was written, without touching the run
+    const runs = await s.listRuns();
+    expect(runs.map((r) => r.id).sort()).toEqual([good.id, 'no-updated', 'text-dates'].sort());
+    expect(runs[0].id).toBe(good.id);
+    expect(runs.find((r) => r.id === 'no-updated')!.counts.pairs).toBe(1);
+  });
+
   it('writes records of several kinds atomically: a failing record keeps every other one out', async () => {
     const s = await openStore();
     const run = await s.createRun({ name: 'atomic' });
