@@ -207,8 +207,14 @@ export const SAFETENSORS_SINGLE = 'model.safetensors';
 export async function checkpointFiles(source: FileSource): Promise<string[]> {
   if (await source.exists(SAFETENSORS_INDEX)) {
     const index = (await readJson(source, SAFETENSORS_INDEX)) as { weight_map?: Record<string, string> };
-    if (!index || typeof index.weight_map !== 'object') {
+    if (!index || typeof index.weight_map !== 'object' || index.weight_map === null || Array.isArray(index.weight_map)) {
       throw new LabError('invalid-input', `${source.label}: ${SAFETENSORS_INDEX} has no "weight_map"; download it again.`);
+    }
+    for (const [name, file] of Object.entries(index.weight_map as Record<string, unknown>)) {
+      // A shard is a plain file name beside the index; anything else is a broken or hostile index.
+      if (typeof file !== 'string' || !/^[^/\\]+\.safetensors$/.test(file) || file.startsWith('.')) {
+        throw new LabError('invalid-input', `${source.label}: ${SAFETENSORS_INDEX} maps "${name}" to ${JSON.stringify(file)}; a shard must be a .safetensors file name beside the index.`);
+      }
     }
     return [...new Set(Object.values(index.weight_map))];
   }

@@ -83,4 +83,12 @@ describe('safetensors', () => {
     const dup = memorySource({ 'a.safetensors': s1, 'b.safetensors': s1, 'model.safetensors.index.json': new TextEncoder().encode(JSON.stringify({ weight_map: { x: 'a.safetensors', z: 'b.safetensors' } })) });
     await expect(readCheckpoint(dup)).rejects.toThrow(/"x" appears in both a.safetensors and b.safetensors/);
   });
+
+  it('refuses an index whose weight_map is not a map of shard file names (a TypeError before)', async () => {
+    const withIndex = (index: unknown) => memorySource({ 'model.safetensors.index.json': new TextEncoder().encode(JSON.stringify(index)) });
+    await expect(checkpointFiles(withIndex({ weight_map: null }))).rejects.toThrow(/has no "weight_map"/);
+    await expect(checkpointFiles(withIndex({ weight_map: ['a.safetensors'] }))).rejects.toThrow(/has no "weight_map"/);
+    await expect(checkpointFiles(withIndex({ weight_map: { x: 3 } }))).rejects.toThrow(/maps "x" to 3; a shard must be a .safetensors file name/);
+    await expect(checkpointFiles(withIndex({ weight_map: { x: '../../etc/passwd.safetensors' } }))).rejects.toThrow(/maps "x" to/);
+  });
 });
