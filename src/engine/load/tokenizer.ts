@@ -1,81 +1,102 @@
 /**
- * Tokenizer and chat template of a model, from its local tokenizer.json and
- * tokenizer_config.json: no hub access, the same in Node, the page and the worker.
+ * Tokenizer and chat template of a model, from its local files: no hub access, the same in Node,
+ * the page and the worker.
  *
- * Built on the two libraries @huggingface/transformers itself uses for this
- * (@huggingface/tokenizers and @huggingface/jinja), imported directly: importing
- * PreTrainedTokenizer from @huggingface/transformers pulls its whole bundle, onnxruntime-web
- * included (~540 KB of JS and a 27 MB wasm asset), into the worker. applyChatTemplate renders
- * the template with the same variables as transformers.js' apply_chat_template (messages,
- * add_generation_prompt, and the special tokens bos_token, eos_token, …).
+ * The vocabulary comes from tokenizer.json, or, for a folder that ships only vocab.json +
+ * merges.txt, from the tokenizer.json transformers would convert them into (slow-tokenizer.ts).
+ * tokenizer_config.json may be in transformers' v4 or v5 layout, the template in it or in
+ * chat_template.jinja (tokenizer-config.ts). Templates render as transformers renders them
+ * (chat-template.ts).
+ *
+ * Built on @huggingface/tokenizers and @huggingface/jinja, the libraries
+ * @huggingface/transformers itself uses, imported directly: importing PreTrainedTokenizer from
+ * @huggingface/transformers pulls its whole bundle, onnxruntime-web included (~540 KB of JS and a
+ * 27 MB wasm asset), into the worker.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
-import { Template } from '@huggingface/jinja';
 import { LabError } from '../../errors';
 import type { ChatMessage } from '../../backends/types';
-import { readJson, type FileSource } from './files';
+import { readJson, readText, type FileSource } from './files';
+import { tokenizerJsonFromSlowFiles } from './slow-tokenizer';
+import {
+  ModelChatTemplate,
+  allSpecialTokens,
+  namedSpecialTokens,
+  readChatTemplateFile,
+  readTokenizerConfig,
+  type ApplyChatTemplateOptions,
+  type TokenizerConfig,
+} from './tokenizer-config';
 
-const SPECIAL_TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
+export type { ApplyChatTemplateOptions } from './tokenizer-config';
 
-/** A token in tokenizer_config.json: a string or an AddedToken object { content }. */
-function tokenContent(v: unknown): string | null {
-  if (typeof v === 'string') return v;
-  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
-  return null;
+export interface ChatTokenizerOptions {
+  /** More ids that end a turn (config.json's eos_token_id). */
+  eosTokenIds?: number[];
+  /** The folder's chat_template.jinja, which wins over tokenizer_config.json's chat_template. */
+  chatTemplateFile?: string | null;
+  /** Names the model in messages ("hub HuggingFaceTB/SmolLM2-135M-Instruct"). */
+  where?: string;
 }
 
-export interface ApplyChatTemplateOptions {
-  addGenerationPrompt?: boolean;
+/**
+ * tokenizer.json of a folder: the file itself, or built from vocab.json + merges.txt (+
+ * added_tokens.json) as transformers converts them for the config's tokenizer_class.
+ */
+export async function readTokenizerJson(source: FileSource, config: TokenizerConfig): Promise<unknown> {
+  if (await source.exists('tokenizer.json')) return readJson(source, 'tokenizer.json');
+  if ((await source.exists('vocab.json')) && (await source.exists('merges.txt'))) {
+    return tokenizerJsonFromSlowFiles({
+      vocab: await readJson(source, 'vocab.json'),
+      merges: await readText(source, 'merges.txt'),
+      config,
+      addedTokens: (await source.exists('added_tokens.json')) ? await readJson(source, 'added_tokens.json') : undefined,
+      where: source.label,
+    });
+  }
+  throw new LabError(
+    'not-found',
+    `${source.label}: tokenizer.json is missing, and there is no vocab.json + merges.txt to build it from. SPaR Lab needs the model's tokenizer.json (a sentencepiece tokenizer.model alone is not supported).`,
+  );
 }
 
 export class ChatTokenizer {
   private readonly tok: Tokenizer;
-  private readonly template: Template | null;
-  private readonly specialTokens: Record<string, string> = {};
+  private readonly template: ModelChatTemplate | null;
+  /** The chat template's source, or null. */
   readonly chatTemplate: string | null;
   /** Ids that end a turn: the config's eos token plus any given (config.json eos_token_id). */
   readonly eosTokenIds: number[];
   readonly bosTokenId: number | null;
 
-  constructor(tokenizerJson: unknown, tokenizerConfig: unknown, opts: { eosTokenIds?: number[] } = {}) {
+  constructor(tokenizerJson: unknown, tokenizerConfig: unknown, opts: ChatTokenizerOptions = {}) {
     if (!tokenizerJson || typeof tokenizerJson !== 'object' || !('model' in tokenizerJson)) {
       throw new LabError('invalid-input', 'tokenizer.json has no "model"; it is not a Hugging Face tokenizers file.');
     }
-    const cfg = (tokenizerConfig ?? {}) as Record<string, unknown>;
+    const cfg = (tokenizerConfig ?? {}) as TokenizerConfig;
     try {
-      this.tok = new Tokenizer(tokenizerJson, cfg);
+      // The library reads additional_special_tokens (as strings) to skip them when decoding;
+      // a v5 config calls them extra_special_tokens, a v4 one may hold AddedToken objects.
+      this.tok = new Tokenizer(tokenizerJson, { ...cfg, additional_special_tokens: allSpecialTokens(cfg) });
     } catch (e) {
       throw new LabError('unsupported', `This tokenizer.json could not be loaded (${(e as Error).message}).`, { cause: e });
     }
-    for (const key of SPECIAL_TOKEN_KEYS) {
-      const v = tokenContent(cfg[key]);
-      if (v) this.specialTokens[key] = v;
-    }
-    let tpl = cfg.chat_template;
-    if (Array.isArray(tpl)) {
-      // Several named templates: use "default" (as transformers does without tools).
-      tpl = (tpl as { name: string; template: string }[]).find((t) => t.name === 'default')?.template ?? null;
-    }
-    this.chatTemplate = typeof tpl === 'string' ? tpl : null;
-    try {
-      this.template = this.chatTemplate ? new Template(this.chatTemplate) : null;
-    } catch (e) {
-      throw new LabError('unsupported', `The model's chat template could not be parsed (${(e as Error).message}).`, { cause: e });
-    }
-    const eos = this.specialTokens.eos_token ? this.tokenToId(this.specialTokens.eos_token) : undefined;
+    this.template = ModelChatTemplate.fromConfig(cfg, { jinja: opts.chatTemplateFile, where: opts.where });
+    this.chatTemplate = this.template?.source ?? null;
+    const named = namedSpecialTokens(cfg);
+    const eos = named.eos_token !== undefined ? this.tokenToId(named.eos_token) : undefined;
     this.eosTokenIds = [...new Set([...(eos !== undefined ? [eos] : []), ...(opts.eosTokenIds ?? [])])];
-    const bos = this.specialTokens.bos_token ? this.tokenToId(this.specialTokens.bos_token) : undefined;
-    this.bosTokenId = bos ?? null;
+    this.bosTokenId = (named.bos_token !== undefined ? this.tokenToId(named.bos_token) : undefined) ?? null;
   }
 
-  /** Reads tokenizer.json and tokenizer_config.json (optional) from a model folder. */
+  /**
+   * Reads a model folder: tokenizer.json (or vocab.json + merges.txt), tokenizer_config.json and
+   * chat_template.jinja (both optional).
+   */
   static async fromSource(source: FileSource, opts: { eosTokenIds?: number[] } = {}): Promise<ChatTokenizer> {
-    if (!(await source.exists('tokenizer.json'))) {
-      throw new LabError('not-found', `${source.label}: tokenizer.json is missing. SPaR Lab needs the model's tokenizer.json (sentencepiece tokenizer.model alone is not supported).`);
-    }
-    const json = await readJson(source, 'tokenizer.json');
-    const config = (await source.exists('tokenizer_config.json')) ? await readJson(source, 'tokenizer_config.json') : {};
-    return new ChatTokenizer(json, config, opts);
+    const config = await readTokenizerConfig(source);
+    const json = await readTokenizerJson(source, config);
+    return new ChatTokenizer(json, config, { ...opts, chatTemplateFile: await readChatTemplateFile(source), where: source.label });
   }
 
   /** Token ids of `text`. Special-token strings in the text ("<|im_start|>") become their ids. */
@@ -100,20 +121,12 @@ export class ChatTokenizer {
     return this.template !== null;
   }
 
-  /** The conversation as the model's chat template writes it (text, not yet tokenized). */
+  /** The conversation as the model's chat template writes it (text, not yet tokenized), as transformers' apply_chat_template does. */
   applyChatTemplate(messages: readonly ChatMessage[], opts: ApplyChatTemplateOptions = {}): string {
     if (!this.template) {
-      throw new LabError('unsupported', 'This model has no chat template (tokenizer_config.json has no "chat_template"); use an instruct/chat model.');
+      throw new LabError('unsupported', 'This model has no chat template (no chat_template.jinja, and tokenizer_config.json has no "chat_template"); use an instruct/chat model.');
     }
-    try {
-      return this.template.render({
-        messages: messages.map((m) => ({ role: m.role, content: m.content })),
-        add_generation_prompt: opts.addGenerationPrompt ?? false,
-        ...this.specialTokens,
-      });
-    } catch (e) {
-      throw new LabError('invalid-input', `The chat template refused these messages: ${(e as Error).message}`, { cause: e });
-    }
+    return this.template.apply(messages, opts);
   }
 
   /** Token ids of a conversation (the template's text, encoded without adding special tokens again). */

@@ -135,6 +135,15 @@ export function tinyTokenizerJson(vocabSize: number, corpus = TINY_CORPUS): Reco
   };
 }
 
+/**
+ * The same tokenizer as the "slow" files a GPT2Tokenizer reads (vocab.json, and merges.txt with
+ * its "#version" header), for folders that ship no tokenizer.json.
+ */
+export function tinySlowTokenizerFiles(vocabSize: number, corpus = TINY_CORPUS): { 'vocab.json': string; 'merges.txt': string } {
+  const model = tinyTokenizerJson(vocabSize, corpus).model as { vocab: Record<string, number>; merges: string[] };
+  return { 'vocab.json': JSON.stringify(model.vocab), 'merges.txt': `#version: 0.2\n${model.merges.join('\n')}\n` };
+}
+
 /** ChatML, as SmolLM2-Instruct and Qwen2.5-Instruct use it. */
 export const TINY_CHAT_TEMPLATE =
   "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
