@@ -43,6 +43,21 @@ export async function readJson(source: FileSource, path: string): Promise<unknow
   }
 }
 
+/**
+ * The same source with every file outside `paths` treated as absent. An MLC build lists the
+ * tokenizer files it ships (tokenizer_files): probing others would ask the hub for files web-llm
+ * never cached, a request per load, and a failure offline.
+ */
+export function onlyFiles(source: FileSource, paths: readonly string[]): FileSource {
+  const listed = new Set(paths);
+  return {
+    label: source.label,
+    exists: async (path) => listed.has(path) && source.exists(path),
+    read: (path, onProgress) => (listed.has(path) ? source.read(path, onProgress) : Promise.reject(missingFile(source, path))),
+    size: async (path) => (listed.has(path) ? source.size(path) : null),
+  };
+}
+
 /** Files held in memory (tests; models generated in the page). */
 export function memorySource(files: FileMap, label = 'in-memory files'): FileSource {
   return {

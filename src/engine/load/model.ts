@@ -5,7 +5,7 @@
 import { LabError } from '../../errors';
 import type { ModelConfig } from '../model/config';
 import type { ModelWeights } from '../model/weights';
-import type { FileSource, ReadProgress } from './files';
+import { onlyFiles, type FileSource, type ReadProgress } from './files';
 import { loadHfWeights, readHfConfig } from './hf';
 import { MLC_CHAT_CONFIG, loadMlcWeights, readMlcChatConfig, type MlcQuantization } from './mlc';
 import type { ToTensorOptions } from './safetensors';
@@ -27,16 +27,18 @@ export interface ModelInfo {
   config: ModelConfig;
   /** MLC builds only. */
   quantization: MlcQuantization | null;
+  /** MLC builds: the tokenizer files the build ships (mlc-chat-config.json tokenizer_files); null when not listed. */
+  tokenizerFiles: string[] | null;
 }
 
 /** The format and config, without reading any weights. */
 export async function readModelInfo(source: FileSource): Promise<ModelInfo> {
   const format = await detectFormat(source);
   if (format === 'mlc') {
-    const { config, quantization } = await readMlcChatConfig(source);
-    return { format, config, quantization };
+    const { config, quantization, tokenizerFiles } = await readMlcChatConfig(source);
+    return { format, config, quantization, tokenizerFiles: tokenizerFiles.length ? tokenizerFiles : null };
   }
-  return { format, config: await readHfConfig(source), quantization: null };
+  return { format, config: await readHfConfig(source), quantization: null, tokenizerFiles: null };
 }
 
 export interface LoadedModel extends ModelInfo {
@@ -50,7 +52,7 @@ export interface LoadModelOptions extends ToTensorOptions {
 
 export async function loadModel(source: FileSource, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   const info = await readModelInfo(source);
-  const tokenizer = await ChatTokenizer.fromSource(source, { eosTokenIds: info.config.eosTokenIds });
+  const tokenizer = await ChatTokenizer.fromSource(info.tokenizerFiles ? onlyFiles(source, info.tokenizerFiles) : source, { eosTokenIds: info.config.eosTokenIds });
   const weights = info.format === 'mlc' ? await loadMlcWeights(source, opts) : await loadHfWeights(source, opts);
   return { ...info, weights, tokenizer };
 }
