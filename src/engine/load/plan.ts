@@ -43,7 +43,9 @@ const SMALL_FILES = ['config.json', 'generation_config.json', 'mlc-chat-config.j
 export async function planModel(source: FileSource): Promise<ModelPlan> {
   const info = await readModelInfo(source);
   const files: PlannedFile[] = [];
-  for (const f of SMALL_FILES) if (await source.exists(f)) files.push({ path: f, bytes: await source.size(f) });
+  // Tokenizer files: what an MLC build lists (vocab.json, merges.txt, … included), else a v5 checkpoint's chat_template.jinja.
+  const small = new Set([...SMALL_FILES, ...(info.tokenizerFiles ?? ['chat_template.jinja'])]);
+  for (const f of small) if (await source.exists(f)) files.push({ path: f, bytes: await source.size(f) });
   const tensors: PlannedTensor[] = [];
   if (info.format === 'mlc') {
     // Only tensor-cache.json: the shards may not be there (a folder with the metadata alone).

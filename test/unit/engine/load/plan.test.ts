@@ -128,3 +128,15 @@ describe('safetensors headers: one validator for the whole-file parser and the p
     expect((await planError(hfWith(past))).message).toMatch(/tensor "a" ends at byte 16 of the data but the file holds only 8 data bytes \(truncated\)/);
   });
 });
+
+describe('planModel: the files a download fetches', () => {
+  it("counts a v5 checkpoint's chat_template.jinja and an MLC build's listed tokenizer files", async () => {
+    const v5 = tinyHfFiles({ layout: 'v5' });
+    expect(v5).toHaveProperty(['chat_template.jinja']);
+    const hfPlan = await planModel(memorySource(v5));
+    expect(hfPlan.files.map((f) => f.path)).toContain('chat_template.jinja');
+    expect(hfPlan.downloadBytes).toBe(Object.values(v5).reduce((a, f) => a + f.byteLength, 0) - (v5['special_tokens_map.json']?.byteLength ?? 0));
+    const mlc = await planModel(memorySource(tinyMlcFiles({ quantization: 'q4f16_1' })));
+    expect(mlc.files.map((f) => f.path)).toEqual(expect.arrayContaining(['tokenizer.json', 'tokenizer_config.json', 'mlc-chat-config.json', 'tensor-cache.json']));
+  });
+});
