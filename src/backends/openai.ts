@@ -14,9 +14,9 @@
  *   log-probs makes the read-out fail with kind 'unsupported'; `verdict: false` removes the
  *   method for servers that would silently start a new turn instead.
  * - Every HTTP request has a timeout; 429, 5xx, network errors and timeouts are retried with
- *   exponential backoff (Retry-After honoured); other 4xx fail at once. Errors are LabErrors:
- *   'network', 'timeout', 'invalid-input' (or 'unsupported' for the read-out), 'cancelled'
- *   surfaces as the AbortError of the caller's signal.
+ *   exponential backoff (Retry-After honoured), each retry told to `onRetry`; other 4xx fail at
+ *   once. Errors are LabErrors: 'network', 'timeout', 'invalid-input' (or 'unsupported' for the
+ *   read-out), 'cancelled' surfaces as the AbortError of the caller's signal.
  * - Replies are read with a byte cap and checked field by field (openai-reply.ts): an endless
  *   or oversized body, an event stream, or a malformed choice fails at once with a LabError
  *   'network' naming what was wrong, without retries.
@@ -47,6 +47,19 @@ export interface OpenAIBackendOptions {
   /** Merged into every request body (e.g. {"repetition_penalty": 1.05} for vLLM). */
   extraBody?: Record<string, unknown>;
   fetch?: typeof fetch;
+  /** Told before each retry's wait, so a run can show that it is retrying, and why. */
+  onRetry?: (r: RetryNotice) => void;
+}
+
+/** A request failed in a way worth retrying, and is tried again after a wait. */
+export interface RetryNotice {
+  /** The attempt about to be made (2 for the first retry). */
+  attempt: number;
+  /** Attempts in all (the first one and the retries). */
+  attempts: number;
+  /** What went wrong with the attempt before. */
+  reason: string;
+  waitMs: number;
 }
 
 export function chatCompletionsUrl(baseUrl: string): string {
@@ -86,7 +99,11 @@ export function createOpenAIBackend(opts: OpenAIBackendOptions): ModelBackend {
     const limits = replyLimits(sent);
     let last: Failed | null = null;
     for (let attempt = 0; attempt <= maxRetries; attempt++) {
-      if (last) await sleep(backoff(attempt, last), signal);
+      if (last) {
+        const waitMs = backoff(attempt, last);
+        opts.onRetry?.({ attempt: attempt + 1, attempts: maxRetries + 1, reason: last.error.message, waitMs });
+        await sleep(waitMs, signal);
+      }
       const res = await gate(() => attemptOnce(payload, headers, limits, signal));
       if ('completion' in res) return res.completion;
       last = res;

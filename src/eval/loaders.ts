@@ -94,10 +94,23 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Longest prompt a file may bring, in characters (some 25 000 tokens): far beyond any
+ * instruction, and beyond what a model here could judge together with a response. A larger one
+ * (a whole book pasted into a line) is refused by its line rather than stored and rendered.
+ */
+export const MAX_PROMPT_CHARS = 100_000;
+
 /** Validates one IFEval-format object; throws a LabError describing the first problem. */
 export function toIfevalRecord(v: unknown, fallbackKey: number): IfevalRecord {
   if (!isObject(v)) throw new LabError('invalid-input', 'expected a JSON object');
   if (typeof v.prompt !== 'string' || !v.prompt.trim()) throw new LabError('invalid-input', 'missing "prompt" (a non-empty string)');
+  if (v.prompt.length > MAX_PROMPT_CHARS) {
+    throw new LabError(
+      'invalid-input',
+      `"prompt" has ${v.prompt.length.toLocaleString('en-US')} characters; prompts may have at most ${MAX_PROMPT_CHARS.toLocaleString('en-US')} (about 25,000 tokens). Shorten it or leave this line out`,
+    );
+  }
   const ids = v.instruction_id_list ?? [];
   if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'string')) throw new LabError('invalid-input', '"instruction_id_list" must be a list of instruction ids');
   const kwargs = v.kwargs ?? ids.map(() => ({}));

@@ -86,7 +86,8 @@ export const PRESETS: Record<Exclude<PresetName, 'custom'>, Preset> = {
     title: 'Paper (SPaR defaults)',
     description:
       'The reference settings: n = 5 samples at temperature 0.9, k = 5 critiques, BFS with 3 branches to depth 3, end gate 0.5, ' +
-      '2048-token replies. Needs a real instruction-tuned model (e.g. a SmolLM2, Qwen2.5 or Llama-3.2 instruct model).',
+      '2048-token replies. Needs a real instruction-tuned model (e.g. a SmolLM2, Qwen2.5 or Llama-3.2 instruct model) with a context of about 6,000 tokens or more: ' +
+      'its refine prompts hold an instruction, a response and a critique. It keeps the run\'s models, so choose them below; the tiny model cannot hold these prompts.',
     spar: paperSpar,
     eval: { ...DEFAULT_EVAL, set: { source: 'ifeval', count: 541, seed: 0 } },
     train: defaultTrainConfig,

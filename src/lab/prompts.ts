@@ -34,6 +34,18 @@ export interface ListOptions {
   limit?: number;
   /** Case-insensitive text or constraint-id search. */
   query?: string;
+  /** Cut each prompt to this many characters for a preview (previewText); absent: whole prompts. */
+  previewChars?: number;
+}
+
+/**
+ * The start of a long text for a list: `max` characters and "… (N more characters)". A page
+ * that rendered a whole 50 MB prompt would stall for seconds and take gigabytes.
+ */
+export function previewText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const rest = text.length - max;
+  return `${text.slice(0, max)}… (${rest.toLocaleString('en-US')} more character${rest === 1 ? '' : 's'})`;
 }
 
 export function promptId(index: number): string {
@@ -75,7 +87,9 @@ export class PromptService {
     const q = o.query?.trim().toLowerCase();
     if (q) all = all.filter((p) => p.prompt.toLowerCase().includes(q) || p.instructionIds.some((id) => id.includes(q)));
     const offset = o.offset ?? 0;
-    return { items: all.slice(offset, offset + (o.limit ?? 100)), total: all.length };
+    const items = all.slice(offset, offset + (o.limit ?? 100));
+    const max = o.previewChars;
+    return { items: max === undefined ? items : items.map((p) => ({ ...p, prompt: previewText(p.prompt, max) })), total: all.length };
   }
 
   generate(runId: string, o: GenerateOptions): Promise<AddResult> {

@@ -3,6 +3,9 @@
  * LoRA gradients of each micro-batch, accumulates a step, clips, steps AdamW on the host and
  * hands the new weights back to the engine. DPO (actor) and SFT (refiner's RFT data) differ only
  * in the loss function and in DPO's reference log-probs, computed once per pair and cached.
+ * Before the first step come the phases a user would otherwise wait through unexplained
+ * (TrainPhase): compiling (a dropped warm-up micro-batch) and DPO's reference pass, timed apart
+ * from the steps, so tokens per second measure the steps alone (TrainTiming).
  *
  * Safety: a NaN or infinite loss or gradient discards the step and stops training with a
  * LabError of kind 'nan'; a gradient norm above EXPLODING_GRAD_NORM or at most
@@ -113,6 +116,27 @@ export interface StepMetrics {
   nll?: number;
 }
 
+/**
+ * What the trainer is doing, for a progress line. Before the first step it may compile (the
+ * first micro-batch run once, its gradients dropped: a GPU compiles its kernels on first use,
+ * tens of seconds for a new model) and, for DPO, compute the reference log-probs of every pair
+ * the remaining steps use. Then it runs steps (onStep tells each).
+ */
+export type TrainPhase = { phase: 'compile' } | { phase: 'reference'; done: number; total: number } | { phase: 'steps' };
+
+/**
+ * Where a training's time went, in seconds. Tokens per second are the steps' tokens over the
+ * steps' own time: compiling and the reference pass are counted apart.
+ */
+export interface TrainTiming {
+  compileSeconds: number;
+  referenceSeconds: number;
+  /** Optimizer steps run, their time and the tokens through their forward and backward passes. */
+  steps: number;
+  stepSeconds: number;
+  stepTokens: number;
+}
+
 export interface TrainerOptions {
   engine: TrainEngine;
   /**
@@ -127,6 +151,14 @@ export interface TrainerOptions {
   /** Resume from the saved checkpoint when there is one (default true). */
   resume?: boolean;
   onStep?: (m: StepMetrics) => void;
+  /** Told as each phase starts (and as the reference pass goes on). */
+  onPhase?: (p: TrainPhase) => void;
+  /**
+   * Run the first micro-batch once before the first step, its gradients dropped, so the engine
+   * compiles what it compiles on first use outside the steps' time (the GPU engine; the CPU has
+   * nothing to compile).
+   */
+  warmUp?: boolean;
   signal?: AbortSignal;
   /** Clock in ms (performance.now by default). */
   now?: () => number;
@@ -167,6 +199,8 @@ export class Trainer {
   private readonly examples: number;
   private readonly refCache = new Map<number, readonly [number, number]>();
   private readonly now: () => number;
+  /** This run's time so far (run() fills it in as it goes, also when it stops early). */
+  readonly timing: TrainTiming = { compileSeconds: 0, referenceSeconds: 0, steps: 0, stepSeconds: 0, stepTokens: 0 };
 
   constructor(readonly opts: TrainerOptions) {
     const base = opts.task.kind === 'dpo' ? DEFAULT_DPO : DEFAULT_SFT;
@@ -251,6 +285,29 @@ export class Trainer {
     };
 
     const orders = this.orders();
+    const batchAt = (k: number) => {
+      const b = k % this.stepsPerEpoch;
+      return orders[Math.floor(k / this.stepsPerEpoch)].slice(b * s.batchSize, (b + 1) * s.batchSize);
+    };
+    const stopped = () => new LabError('cancelled', `Training cancelled before step ${step + 1} of ${total}${persistence ? '; it resumes from there' : ''}.`);
+    if (this.opts.warmUp && step < total) {
+      this.opts.onPhase?.({ phase: 'compile' });
+      const t0 = this.now();
+      await this.warmUp(batchAt(step).slice(0, s.microBatchSize));
+      this.timing.compileSeconds += (this.now() - t0) / 1000;
+    }
+    if (this.opts.task.kind === 'dpo') {
+      // Each pair the remaining steps use, in the order they use them.
+      const ids = [...new Set(Array.from({ length: total - step }, (_, i) => batchAt(step + i)).flat())];
+      const t0 = this.now();
+      for (let i = 0; i < ids.length; i += s.microBatchSize) {
+        if (this.opts.signal?.aborted) throw stopped();
+        this.opts.onPhase?.({ phase: 'reference', done: i, total: ids.length });
+        await this.ensureReference(ids.slice(i, i + s.microBatchSize));
+      }
+      this.timing.referenceSeconds += (this.now() - t0) / 1000;
+    }
+    this.opts.onPhase?.({ phase: 'steps' });
     const metrics: StepMetrics[] = [];
     while (step < total) {
       if (this.opts.signal?.aborted) {
@@ -260,7 +317,7 @@ export class Trainer {
       const t0 = this.now();
       const epoch = Math.floor(step / this.stepsPerEpoch);
       const b = step % this.stepsPerEpoch;
-      const batch = orders[epoch].slice(b * s.batchSize, (b + 1) * s.batchSize);
+      const batch = batchAt(step);
       const lr = learningRate(s, step, total);
 
       const result = await this.accumulate(batch);
@@ -290,6 +347,9 @@ export class Trainer {
         ...result.extra,
       };
       metrics.push(m);
+      this.timing.steps++;
+      this.timing.stepSeconds += seconds;
+      this.timing.stepTokens += result.tokens;
       this.opts.onStep?.(m);
       if (persistence) {
         const log: TrainPut = {
@@ -346,6 +406,19 @@ export class Trainer {
     return wrote ? `the adapter after step ${step} is saved as a checkpoint to resume from` : `the checkpoint of step ${step}, saved before, is kept to resume from`;
   }
 
+  /**
+   * One forward and backward pass over `ids` (and, for DPO, their reference log-probs) whose
+   * results are dropped: the loss is 0 and the gradients taken and thrown away. The adapter is
+   * untouched.
+   */
+  private async warmUp(ids: number[]): Promise<void> {
+    const { engine, adapter: name, task } = this.opts;
+    const seqs = task.kind === 'dpo' ? ids.flatMap((id) => [task.pairs[id].chosen, task.pairs[id].rejected]) : ids.map((id) => task.chats[id]);
+    if (task.kind === 'dpo') await engine.logprobs(seqs, task.reference ?? null);
+    await engine.accumulateGradients(seqs, name, (lps) => ({ loss: 0, dlogprobs: lps.map((l) => new Float32Array(l.length)) }));
+    await engine.takeGradients(name);
+  }
+
   /** Loss and gradients of one optimizer step, accumulated over micro-batches in the engine. */
   private async accumulate(batch: number[]): Promise<{ loss: number; tokens: number; extra: Partial<StepMetrics> }> {
     const { engine, adapter: name, task } = this.opts;
@@ -356,7 +429,6 @@ export class Trainer {
       const stats: DpoStats = emptyDpoStats();
       for (let i = 0; i < batch.length; i += micro) {
         const ids = batch.slice(i, i + micro);
-        await this.ensureReference(ids);
         const seqs = ids.flatMap((id) => [task.pairs[id].chosen, task.pairs[id].rejected]);
         tokens += seqs.reduce((n, q) => n + q.tokens.length, 0);
         const fn = dpoLossFn({ beta: task.beta, ftx: task.ftx, ref: ids.map((id) => this.refCache.get(id)!), weight: 1 / batch.length, stats });
@@ -390,7 +462,7 @@ export class Trainer {
     return { loss, tokens, extra: { nll: stats.nll / Math.max(1, stats.tokens) } };
   }
 
-  /** Reference log-probs of pairs not seen yet: once per pair, with the adapter off. */
+  /** Reference log-probs of pairs not seen yet: once per pair, with the adapter off (or the reference adapter on). */
   private async ensureReference(ids: number[]): Promise<void> {
     const task = this.opts.task;
     if (task.kind !== 'dpo') return;
