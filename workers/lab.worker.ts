@@ -7,10 +7,11 @@
 import { LabError } from '../src/errors';
 import { probeWebGpu } from '../src/engine/gpu/report';
 import { createLab, type Lab } from '../src/lab/index';
-import { labEngine } from '../src/lab/engine';
+import { chooseLabEngine, chosenEngine } from '../src/lab/engine';
 import { exportFile } from '../src/lab/exports';
 import { jobTitle, type LocksLike } from '../src/lab/jobs';
 import { ModelHost } from '../src/lab/models';
+import { asRecovered, recoverInterrupted } from '../src/lab/recovery';
 import { deleteStoredModel, listStoredModels, modelDetails } from '../src/models/model-cache';
 import { connectWebLlm } from './webllm-link';
 import { applyConfigPatch, type RunConfigPatch } from '../src/lab/run-config';
@@ -19,12 +20,16 @@ import { CHILD_STORES } from '../src/store/records';
 import { archiveFileName, archiveFromBlob, archiveToBlob, exportRun, importRun } from '../src/store/archive';
 import type { Handlers, LabEvent } from './protocol';
 import { serve, type Endpoint } from './rpc';
+import { linkTabs, type StopRequest } from './tabs';
 
 let emit: (e: LabEvent) => void = () => {};
 
+/** WebGPU where an adapter and a device can be had, else the CPU reference (models.list says why). */
+const engineChoice = chooseLabEngine(self.navigator.gpu);
 const models = new ModelHost({
-  engine: labEngine('gpu' in self.navigator && self.navigator.gpu !== undefined),
+  engine: chosenEngine(engineChoice),
   limits: async () => {
+    if ((await engineChoice).whyNotWebGpu !== null) return null; // the CPU reference has no GPU limits to fit
     const r = await probeWebGpu();
     return r.available ? { maxBufferSize: r.limits.maxBufferSize, maxStorageBufferBindingSize: r.limits.maxStorageBufferBindingSize, shaderF16: r.shaderF16 } : null;
   },
@@ -53,12 +58,13 @@ function lab(): Promise<Lab<LabStore>> {
         trainListener: {
           steps: (runId, iteration, role, metrics, memory) => emit({ type: 'train.steps', runId, iteration, role, metrics, memory }),
           state: (runId, progress) => emit({ type: 'train.state', runId, progress }),
+          phase: (runId, iteration, role, phase) => emit({ type: 'train.phase', runId, iteration, role, phase }),
           run: (run) => emit({ type: 'run.updated', run }),
         },
       });
-      // A run (or a training) left running by a reload or crash is paused, ready to resume.
-      await l.selfplay.recoverInterrupted();
-      await l.train.recoverInterrupted();
+      // A run (or a training) left running by a reload or crash is paused, ready to resume. A full
+      // quota must not stop the lab here: exporting and deleting runs is how space is freed.
+      await recoverInterrupted(l, (message) => emit({ type: 'log', level: 'warn', message }));
       return l;
     })
     .catch((e) => {
@@ -68,10 +74,25 @@ function lab(): Promise<Lab<LabStore>> {
   return labPromise;
 }
 
-async function idle(runId: string): Promise<Lab<LabStore>> {
+/** Changes a run while no job runs it in any tab, holding its lock so that none starts meanwhile. */
+async function whileIdle<T>(runId: string, change: (l: Lab<LabStore>) => Promise<T>): Promise<T> {
   const l = await lab();
-  if (l.jobs.current?.runId === runId) throw new LabError('busy', 'This run is busy (self-play, training or an evaluation is running). Pause or cancel it first.');
-  return l;
+  return l.jobs.exclusive(runId, () => change(l));
+}
+
+/** Stops a job if this tab runs it; false when it does not. */
+function stopHere(l: Lab<LabStore>, { runId, job, how }: StopRequest): boolean {
+  if (job === 'train') return l.train.pause(runId);
+  return how === 'cancel' ? l.selfplay.cancel(runId) : l.selfplay.pause(runId);
+}
+
+/** Stops a job here, or asks the tab that runs it (its events then show the pause here too); false when no tab runs one. */
+async function stop(request: StopRequest): Promise<boolean> {
+  const l = await lab();
+  if (stopHere(l, request)) return true;
+  if (!(await l.jobs.isHeldAnywhere(request.runId))) return false;
+  tabs.stop(request);
+  return true;
 }
 
 /** web-llm holds one set of models: a job using them must not have them replaced or freed. */
@@ -83,17 +104,29 @@ async function noJob(what: string): Promise<void> {
 const handlers: Handlers = {
   'gpu.report': () => probeWebGpu(),
   'storage.report': () => storageReport(),
-  'runs.list': async () => (await lab()).store.listRuns(),
-  'runs.create': async ({ name, config }) => (await lab()).store.createRun({ name, config: applyConfigPatch({}, (config ?? {}) as RunConfigPatch) }),
+  'runs.list': async () => {
+    const l = await lab();
+    return Promise.all((await l.store.listRuns()).map((run) => asRecovered(l, run)));
+  },
+  'runs.create': async ({ name, config }) => {
+    const run = await (await lab()).store.createRun({ name, config: applyConfigPatch({}, (config ?? {}) as RunConfigPatch) });
+    tabs.share({ type: 'runs.changed' });
+    return run;
+  },
   'runs.rename': async ({ runId, name }) => {
     const trimmed = name.trim();
     const { store } = await lab();
-    return trimmed ? store.updateRun(runId, { name: trimmed }) : store.getRun(runId);
+    if (!trimmed) return store.getRun(runId);
+    const run = await store.updateRun(runId, { name: trimmed });
+    tabs.share({ type: 'runs.changed' });
+    return run;
   },
   'runs.delete': async ({ runId }) => {
-    const l = await idle(runId);
-    await l.store.deleteRun(runId);
-    l.browse.forget(runId);
+    await whileIdle(runId, async (l) => {
+      await l.store.deleteRun(runId);
+      l.browse.forget(runId);
+    });
+    tabs.share({ type: 'runs.changed' });
     return null;
   },
   'runs.export': async ({ runId }, { progress }) => {
@@ -109,14 +142,15 @@ const handlers: Handlers = {
     const l = await lab();
     const run = await importRun(l.store as LabStore, archive, { asCopy: asCopy ?? true });
     l.browse.forget(run.id);
+    tabs.share({ type: 'runs.changed' });
     return run;
   },
   'runs.get': async ({ runId }) => {
-    const { store } = await lab();
-    const run = await store.getRun(runId);
+    const l = await lab();
+    const run = await l.store.getRun(runId);
     const counts = {} as RunSummary['counts'];
-    for (const s of CHILD_STORES) counts[s] = await store.count(s, runId);
-    return { ...run, counts };
+    for (const s of CHILD_STORES) counts[s] = await l.store.count(s, runId);
+    return asRecovered(l, { ...run, counts });
   },
   'runs.updateConfig': async ({ runId, patch }) => {
     const { store } = await lab();
@@ -125,14 +159,20 @@ const handlers: Handlers = {
   },
 
   'prompts.list': async ({ runId, ...o }) => (await lab()).prompts.list(runId, o),
-  'prompts.generate': async ({ runId, ...o }) => (await idle(runId)).prompts.generate(runId, o),
-  'prompts.addIfeval': async ({ runId, ...o }) => (await idle(runId)).prompts.addIfeval(runId, o),
-  'prompts.import': async ({ runId, file, name, format }) => (await idle(runId)).prompts.importText(runId, await file.text(), { name, format }),
-  'prompts.clear': async ({ runId }) => ({ removed: await (await idle(runId)).prompts.clear(runId) }),
+  'prompts.generate': ({ runId, ...o }) => whileIdle(runId, (l) => l.prompts.generate(runId, o)),
+  'prompts.addIfeval': ({ runId, ...o }) => whileIdle(runId, (l) => l.prompts.addIfeval(runId, o)),
+  'prompts.import': async ({ runId, file, name, format }) => {
+    const text = await file.text();
+    return whileIdle(runId, (l) => l.prompts.importText(runId, text, { name, format }));
+  },
+  'prompts.clear': async ({ runId }) => ({ removed: await whileIdle(runId, (l) => l.prompts.clear(runId)) }),
 
   'models.plan': ({ request }, { signal }) => models.plan(request, { signal }),
   'models.load': ({ request }, { signal, progress }) => models.load(request, { signal, onProgress: progress }),
-  'models.list': async () => ({ engine: models.engineKind.name, models: models.list(), apiKeys: models.apiKeyUrls(), webllm: models.webllm.status() }),
+  'models.list': async () => {
+    const { kind, whyNotWebGpu } = await engineChoice;
+    return { engine: kind.name, whyNotWebGpu, models: models.list(), apiKeys: models.apiKeyUrls(), webllm: models.webllm.status() };
+  },
   'models.unload': async ({ key }) => {
     if ((await lab()).jobs.current) throw new LabError('busy', 'A job is using the models; pause or cancel it before unloading one.');
     models.unload(key);
@@ -142,6 +182,7 @@ const handlers: Handlers = {
     models.setApiKey(baseUrl, apiKey);
     return null;
   },
+  'models.endpointModels': ({ baseUrl }, { signal }) => models.endpointModels(baseUrl, signal),
   'models.stored': async () => listStoredModels(await models.webllm.catalogIfAttached()),
   'models.deleteStored': async ({ baseUrl }) => {
     if (models.loadingAny) throw new LabError('busy', 'A model is loading (perhaps downloading into the cache); wait for it or cancel it, then delete.');
@@ -167,8 +208,8 @@ const handlers: Handlers = {
 
   'selfplay.start': async ({ runId, iteration, retryFailed }, { signal, progress }) =>
     (await lab()).selfplay.start(runId, { iteration, retryFailed, signal, onProgress: progress }),
-  'selfplay.pause': async ({ runId }) => (await lab()).selfplay.pause(runId),
-  'selfplay.cancel': async ({ runId }) => (await lab()).selfplay.cancel(runId),
+  'selfplay.pause': ({ runId }) => stop({ runId, job: 'selfplay', how: 'pause' }),
+  'selfplay.cancel': ({ runId }) => stop({ runId, job: 'selfplay', how: 'cancel' }),
   'jobs.current': async () => {
     const l = await lab();
     return { job: l.jobs.current, selfplay: l.selfplay.status(), train: l.train.status() };
@@ -176,7 +217,7 @@ const handlers: Handlers = {
 
   'train.plan': async ({ runId, iteration }) => (await lab()).train.plan(runId, iteration),
   'train.start': async ({ runId, iteration, role }, { signal, progress }) => (await lab()).train.start(runId, { iteration, role, signal, onProgress: progress }),
-  'train.pause': async ({ runId }) => (await lab()).train.pause(runId),
+  'train.pause': ({ runId }) => stop({ runId, job: 'train', how: 'pause' }),
   'train.discard': async ({ runId, iteration, role }) => {
     await (await lab()).train.discard(runId, iteration, role);
     return null;
@@ -205,5 +246,14 @@ const handlers: Handlers = {
 
 const endpoint = self as unknown as Endpoint;
 const server = serve(endpoint, handlers);
-emit = (e) => server.emit(e);
+// What another tab's worker does to runs reaches this page as if it happened here; a Pause
+// pressed there stops the job if this tab runs it.
+const tabs = linkTabs({
+  event: (e) => server.emit(e),
+  stop: (request) => void labPromise?.then((l) => stopHere(l, request), () => undefined),
+});
+emit = (e) => {
+  server.emit(e);
+  tabs.share(e);
+};
 server.emit({ type: 'ready' });

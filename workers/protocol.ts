@@ -25,7 +25,7 @@ import type { WebLlmLoadProgress } from './webllm-link';
 import type { AddResult, GenerateOptions, ListOptions } from '../src/lab/prompts';
 import type { EvalSettings, Role, RunConfigPatch } from '../src/lab/run-config';
 import type { SelfPlayOutcome, SelfPlayState, SelfPlayStats } from '../src/lab/selfplay';
-import type { AdapterSummary, TrainLiveState, TrainMemory, TrainOutcome, TrainPlan, TrainProgress } from '../src/lab/train';
+import type { AdapterSummary, TrainLivePhase, TrainLiveState, TrainMemory, TrainOutcome, TrainPlan, TrainProgress } from '../src/lab/train';
 import type { StepMetrics } from '../src/engine/train/trainer';
 import type { TrainLogRecord } from '../src/store/records';
 
@@ -54,10 +54,13 @@ export interface LabApi {
   'models.plan': { params: { request: LoadRequest }; result: PlanReport };
   /** Loads a model into the worker (progress: bytes read or downloaded). */
   'models.load': { params: { request: LoadRequest }; result: ModelSummary };
-  'models.list': { params: Record<string, never>; result: { engine: string; models: ModelSummary[]; apiKeys: string[]; webllm: WebLlmStatus } };
+  /** `whyNotWebGpu`: why lab-engine models run on the CPU reference here (null on WebGPU). */
+  'models.list': { params: Record<string, never>; result: { engine: string; whyNotWebGpu: string | null; models: ModelSummary[]; apiKeys: string[]; webllm: WebLlmStatus } };
   'models.unload': { params: { key: string }; result: null };
   /** Kept in the worker's memory for this session only. An empty key forgets it. */
   'models.setApiKey': { params: { baseUrl: string; apiKey: string }; result: null };
+  /** The model names an OpenAI-compatible server lists (GET <base URL>/models, with this session's key). */
+  'models.endpointModels': { params: { baseUrl: string }; result: string[] };
   /** Model files in this browser, both engines' caches (named after web-llm's models once web-llm is attached). */
   'models.stored': { params: Record<string, never>; result: StoredModel[] };
   /** Deletes one model's files from both engines' caches (its web-llm variants and unused .wasm with it). */
@@ -76,6 +79,7 @@ export interface LabApi {
 
   /** Runs or resumes an iteration; resolves when it is done, paused, cancelled or failed. */
   'selfplay.start': { params: { runId: string; iteration?: number; retryFailed?: boolean }; result: SelfPlayOutcome };
+  /** Pauses the run's self-play, in this tab or (asked over the tabs' channel) the tab that runs it; false: none runs. */
   'selfplay.pause': { params: { runId: string }; result: boolean };
   'selfplay.cancel': { params: { runId: string }; result: boolean };
   'jobs.current': {
@@ -91,7 +95,7 @@ export interface LabApi {
   'train.plan': { params: { runId: string; iteration: number }; result: TrainPlan };
   /** Trains or resumes one role on one iteration's data; resolves when it is done, paused or failed. */
   'train.start': { params: { runId: string; iteration: number; role: Role }; result: TrainOutcome };
-  /** Stops training after the current step; the checkpoint is kept for a resume. */
+  /** Stops training after the current step (in whichever tab runs it); the checkpoint is kept for a resume. */
   'train.pause': { params: { runId: string }; result: boolean };
   /** Deletes one role's training of an iteration (adapter or checkpoint, and its logs). */
   'train.discard': { params: { runId: string; iteration: number; role: Role }; result: null };
@@ -142,6 +146,8 @@ export type LabEvent =
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   /** A run record changed in the worker (status, iteration history). */
   | { type: 'run.updated'; run: RunRecord }
+  /** Another tab created, imported, renamed or deleted runs: the list is to be read again. */
+  | { type: 'runs.changed' }
   | { type: 'selfplay.progress'; runId: string; state: SelfPlayState; stats: SelfPlayStats }
   /** An instruction finished: its tree, pairs and RFT records are stored. */
   | { type: 'selfplay.tree'; runId: string; iteration: number; tree: TreeSummary }
@@ -149,7 +155,9 @@ export type LabEvent =
   | { type: 'selfplay.text'; runId: string; iteration: number; promptId: string; purpose: CallPurpose; text: string }
   /** Training steps finished since the last such event (throttled), and GPU memory now (null on the CPU). */
   | { type: 'train.steps'; runId: string; iteration: number; role: Role; metrics: StepMetrics[]; memory: TrainMemory | null }
-  | { type: 'train.state'; runId: string; progress: TrainProgress };
+  | { type: 'train.state'; runId: string; progress: TrainProgress }
+  /** What a training is doing now: loading, compiling GPU kernels, DPO's reference pass, steps. */
+  | { type: 'train.phase'; runId: string; iteration: number; role: Role; phase: TrainLivePhase };
 
 export type ToWorker =
   | { [M in Method]: { type: 'request'; id: number; method: M; params: Params<M> } }[Method]

@@ -5,14 +5,17 @@
  * the iteration is closed), and reports live progress: instructions done, judgments made,
  * model calls, tokens/s, ETA, the text being generated, and each finished tree.
  */
-import { isCancelled, LabError, toWireError } from '../errors';
+import { isCancelled, LabError, toWireError, type ErrorKind } from '../errors';
 import type { LoraAdapter } from '../engine/model/weights';
 import { runIteration, type SparProgress } from '../spar/pipeline';
 import type { CallPurpose } from '../spar/calls';
 import type { RunRecord, RunStatus } from '../store/records';
+import { recordProblems, runProblems } from '../store/validate';
 import type { BrowseService, TreeSummary } from './browse';
+import { contextProblems, longestInstruction } from './context-check';
 import type { JobSlot } from './jobs';
 import type { ModelHost } from './models';
+import type { RetryNotice } from '../backends/openai';
 import { nextIteration, parseRunConfig, type IterationEntry, type IterationStatus, type Role } from './run-config';
 import type { LabStoreLike } from './store';
 
@@ -26,6 +29,15 @@ export interface SelfPlayStats extends SparProgress {
   tokensPerSecond: number | null;
   /** Time left at this session's pace (null before the first instruction finishes). */
   etaMs: number | null;
+  /** Requests a model server was asked again in this session (an endpoint that failed: unreachable, 429, 5xx, timeout). */
+  retries: number;
+  /** The latest retry, while no model call has finished since it (null otherwise). */
+  retrying: SelfPlayRetry | null;
+}
+
+/** A retry of a role's request, as the page shows it. */
+export interface SelfPlayRetry extends RetryNotice {
+  role: Role;
 }
 
 export type SelfPlayState = 'loading' | 'running' | 'pausing' | 'cancelling' | IterationStatus;
@@ -118,27 +130,51 @@ export class SelfPlayService {
   }
 
   /**
-   * Runs marked running that nothing runs (the page was reloaded or crashed mid-iteration)
-   * become paused, so they can be resumed.
+   * Runs marked running that nothing runs (the page was reloaded or crashed mid-iteration, or a
+   * full quota refused the last save) become paused, so they can be resumed. Each is written
+   * holding its lock, so a tab that starts it meanwhile is not overwritten.
    */
   async recoverInterrupted(): Promise<RunRecord[]> {
     const fixed: RunRecord[] = [];
-    for (const run of await this.d.store.listRuns()) {
-      if (run.status !== 'running' || (await this.d.jobs.isHeldAnywhere(run.id))) continue;
-      const config = { ...run.config };
-      const trees = await this.d.store.list('trees', run.id);
-      const iterations = Array.isArray(config.iterations)
-        ? (config.iterations as IterationEntry[]).map((e) => {
-            if (e.status !== 'running') return e;
-            // Its counts were last written when it started: take them from the stored trees.
-            const mine = trees.filter((t) => t.iteration === e.iteration);
-            const sum = (f: (t: (typeof mine)[number]) => number) => mine.reduce((a, t) => a + f(t), 0);
-            return { ...e, status: 'paused' as const, finished: mine.length, failed: sum((t) => Number(t.status === 'failed')), pairs: sum((t) => t.outputs.pairs), rft: sum((t) => t.outputs.rft) };
-          })
-        : [];
-      fixed.push(await this.d.store.updateRun(run.id, { status: 'paused', config: { ...config, iterations } }));
+    // A broken run or tree is left as it is (the lists show it as broken): it must not stop the lab starting.
+    for (const listed of (await this.d.store.listRuns()).filter((r) => runProblems(r).length === 0 && r.status === 'running')) {
+      const saved = await this.d.jobs
+        .exclusive(listed.id, async () => {
+          const run = await this.d.store.getRun(listed.id);
+          return run.status === 'running' ? this.d.store.updateRun(run.id, await this.paused(run)) : null;
+        })
+        .catch((e) => {
+          if (e instanceof LabError && e.kind === 'busy') return null; // a tab runs it: not interrupted
+          throw e;
+        });
+      if (saved) fixed.push(saved);
     }
     return fixed;
+  }
+
+  /**
+   * The run as recovery writes it, if it is marked running and no tab runs it: what the lists
+   * show while a full quota keeps recovery from writing it (null: not interrupted).
+   */
+  async interrupted(run: RunRecord): Promise<Pick<RunRecord, 'status' | 'config'> | null> {
+    if (run.status !== 'running' || runProblems(run).length > 0 || (await this.d.jobs.isHeldAnywhere(run.id))) return null;
+    return this.paused(run);
+  }
+
+  /** A run's running iterations paused, with their counts taken from the stored trees. */
+  private async paused(run: RunRecord): Promise<Pick<RunRecord, 'status' | 'config'>> {
+    const config = { ...run.config };
+    const trees = (await this.d.store.list('trees', run.id)).filter((t) => recordProblems('trees', t).length === 0);
+    const iterations = Array.isArray(config.iterations)
+      ? (config.iterations as IterationEntry[]).map((e) => {
+          if (e.status !== 'running') return e;
+          // Its counts were last written when it started: take them from the stored trees.
+          const mine = trees.filter((t) => t.iteration === e.iteration);
+          const sum = (f: (t: (typeof mine)[number]) => number) => mine.reduce((a, t) => a + f(t), 0);
+          return { ...e, status: 'paused' as const, finished: mine.length, failed: sum((t) => Number(t.status === 'failed')), pairs: sum((t) => t.outputs.pairs), rft: sum((t) => t.outputs.rft) };
+        })
+      : [];
+    return { status: 'paused', config: { ...config, iterations } };
   }
 
   private stop(runId: string, how: 'pause' | 'cancel'): boolean {
@@ -196,7 +232,19 @@ export class SelfPlayService {
         entry.generation[role] = found ? found.trainedOn + 1 : 0;
       }
       entry.adapters = { actor: adapters.actor?.name, refiner: adapters.refiner?.name };
-      const models = await this.d.models.backends(entry.models, { adapters, signal: controller.signal, onProgress: o.onProgress });
+      // Retries are shown until a model call finishes after them (each retry is reported at once).
+      const retry = { count: 0, last: null as SelfPlayRetry | null, callsBefore: 0 };
+      let latest: SparProgress | null = null;
+      const onRetry = (role: Role, r: RetryNotice) => {
+        retry.count++;
+        retry.last = { ...r, role };
+        retry.callsBefore = latest?.modelCalls ?? 0;
+        if (!latest) return;
+        active.stats = stats(latest);
+        listener.progress(run.id, active.state, active.stats);
+      };
+      const models = await this.d.models.backends(entry.models, { adapters, signal: controller.signal, onProgress: o.onProgress, onRetry });
+      this.checkContexts(entry, prompts, existing !== undefined);
       entry.labels = { actor: models.actor.info.label, refiner: models.refiner.info.label };
       entry.status = 'running';
       entry.instructions = prompts.length;
@@ -208,6 +256,8 @@ export class SelfPlayService {
       let lastEmit = 0;
       const stats = (p: SparProgress): SelfPlayStats => {
         baseline ??= p;
+        latest = p;
+        if (retry.last && p.modelCalls > retry.callsBefore) retry.last = null;
         const elapsedMs = this.now() - startedAt;
         const finishedNow = p.finished - baseline.finished;
         const tokens = p.generatedTokens - baseline.generatedTokens;
@@ -219,6 +269,8 @@ export class SelfPlayService {
           finishedNow,
           tokensPerSecond: elapsedMs > 0 && tokens > 0 ? (tokens * 1000) / elapsedMs : null,
           etaMs: left === 0 ? 0 : finishedNow > 0 ? (elapsedMs / finishedNow) * left : null,
+          retries: retry.count,
+          retrying: retry.last,
         };
       };
       const throttle = this.d.throttleMs ?? 120;
@@ -273,8 +325,7 @@ export class SelfPlayService {
         else if (isCancelled(e)) state = 'paused';
         else {
           state = 'failed';
-          const w = toWireError(e);
-          entry.error = { kind: w.kind, message: w.message };
+          entry.error = stopError(e, active.stats);
         }
       }
       const s = active.stats ?? stats(final ?? emptyProgress(prompts.length));
@@ -284,7 +335,17 @@ export class SelfPlayService {
       entry.pairs = s.pairs;
       entry.rft = s.rft;
       if (state === 'done' || state === 'cancelled') entry.finishedAt = this.now();
-      const saved = await this.save(run.id, entry, state);
+      let saved: RunRecord;
+      try {
+        saved = await this.save(run.id, entry, state);
+      } catch (e) {
+        // The iteration ends here all the same (a full quota refused this last write too). Storage
+        // still says "running", which no tab runs: it reads as paused (see interrupted) and resumes
+        // from the stored trees.
+        state = entry.status = 'failed';
+        entry.error ??= stopError(e, s);
+        saved = withIteration(await this.d.store.getRun(run.id), entry, state);
+      }
       active.state = state;
       listener.progress(run.id, state, s);
       return { state, stats: s, run: saved };
@@ -298,18 +359,46 @@ export class SelfPlayService {
     }
   }
 
+  /**
+   * Refuses settings whose longest prompts the loaded models cannot hold, before any model call
+   * (context-check.ts), saying what to change; a resumed iteration keeps its settings, so it
+   * says how to change them.
+   */
+  private checkContexts(entry: IterationEntry, prompts: readonly { prompt: string }[], resuming: boolean): void {
+    const windows = { actor: this.d.models.contextWindow(entry.models.actor), refiner: this.d.models.contextWindow(entry.models.refiner) };
+    const problems = contextProblems(entry.spar, longestInstruction(prompts), windows);
+    if (problems.length === 0) return;
+    const frozen = resuming ? ` Iteration ${entry.iteration} keeps the settings and models it started with: cancel it in Self-play, change them, and start a new iteration.` : '';
+    throw new LabError('invalid-input', `Self-play did not start: ${problems.join(' ')}${frozen}`);
+  }
+
   /** Writes the iteration entry into the run's history and the run's status. */
   private async save(runId: string, entry: IterationEntry, status: RunStatus): Promise<RunRecord> {
     // Re-read: the user may have edited the setup for later iterations meanwhile.
-    const run = await this.d.store.getRun(runId);
-    const iterations = parseRunConfig(run.config).iterations.filter((e) => e.iteration !== entry.iteration);
     entry.updatedAt = this.now();
-    iterations.push(entry);
-    iterations.sort((a, b) => a.iteration - b.iteration);
-    const saved = await this.d.store.updateRun(runId, { status, config: { ...run.config, iterations } });
+    const { config } = withIteration(await this.d.store.getRun(runId), entry, status);
+    const saved = await this.d.store.updateRun(runId, { status, config });
     this.d.listener.run(saved);
     return saved;
   }
+}
+
+/** The run with `entry` in its iteration history and `status` as its status. */
+function withIteration(run: RunRecord, entry: IterationEntry, status: RunStatus): RunRecord {
+  const iterations = parseRunConfig(run.config).iterations.filter((e) => e.iteration !== entry.iteration);
+  iterations.push(entry);
+  iterations.sort((a, b) => a.iteration - b.iteration);
+  return { ...run, status, config: { ...run.config, iterations } };
+}
+
+/** Why an iteration stopped, for its history; a write that storage refused says what is kept and what to do. */
+function stopError(e: unknown, stats: SelfPlayStats | null): { kind: ErrorKind; message: string } {
+  const w = toWireError(e);
+  if (w.kind !== 'quota' && w.kind !== 'storage') return { kind: w.kind, message: w.message };
+  const kept = stats ? `The ${stats.finished} finished instruction${stats.finished === 1 ? ' is' : 's are'} saved` : 'Finished instructions are saved';
+  const why = w.kind === 'quota' ? 'browser storage is full' : `saving failed (${w.message})`;
+  const free = w.kind === 'quota' ? 'Free space (export and delete old runs, or delete cached models in Models), then resume' : 'Resume to go on';
+  return { kind: w.kind, message: `Self-play stopped: ${why}. ${kept}; the instructions being written were not, and a resume redoes them. ${free}.` };
 }
 
 function emptyProgress(total: number): SparProgress {

@@ -25,7 +25,7 @@ import type { TrainSequence } from '../engine/train/engine';
 import { adapterSettings, cloneAdapter, createAdapter } from '../engine/train/lora';
 import { mergedCheckpoint } from '../engine/train/merge';
 import { exportPeft } from '../engine/train/peft';
-import { Trainer, type StepMetrics, type TrainTask } from '../engine/train/trainer';
+import { Trainer, type StepMetrics, type TrainPhase, type TrainTask } from '../engine/train/trainer';
 import { peftBaseModel, type PeftBase } from '../models/hf-base';
 import { assembleRftDataset } from '../spar/extract';
 import type { AdapterRecord, RunRecord, TrainLogRecord } from '../store/records';
@@ -33,7 +33,7 @@ import { runProblems } from '../store/validate';
 import type { ExportFile } from './exports';
 import type { JobSlot } from './jobs';
 import { requireCapability, type ModelHost } from './models';
-import { describeBinding, modelKey, parseRunConfig, type IterationEntry, type Role, type RoleBinding, type TrainEntry, type TrainStatus } from './run-config';
+import { describeBinding, modelKey, parseRunConfig, type IterationEntry, type Role, type RoleBinding, type TrainEntry, type TrainEntryTiming, type TrainStatus } from './run-config';
 import type { AdapterSource } from './selfplay';
 import type { LabStoreLike } from './store';
 import { resumeSettings, trainerSettings, type ActorTrainSettings, type RefinerTrainSettings } from './train-settings';
@@ -53,11 +53,16 @@ export interface TrainProgress {
   totalSteps: number;
 }
 
+/** What a live training is doing: loading its model, then the trainer's phases (compiling, DPO's reference pass, steps). */
+export type TrainLivePhase = { phase: 'loading' } | TrainPhase;
+
 /** What the service tells the page as it happens (the worker turns these into events). */
 export interface TrainListener {
   /** Steps finished since the last call (at most one call per throttle interval), and GPU memory now. */
   steps(runId: string, iteration: number, role: Role, metrics: StepMetrics[], memory: TrainMemory | null): void;
   state(runId: string, progress: TrainProgress): void;
+  /** The phase a training is in, as it changes (and as the reference pass goes on). */
+  phase?(runId: string, iteration: number, role: Role, phase: TrainLivePhase): void;
   run(run: RunRecord): void;
 }
 
@@ -202,7 +207,8 @@ export class TrainService implements AdapterSource {
 
   async plan(runId: string, iteration: number): Promise<TrainPlan> {
     const run = await this.d.store.getRun(runId);
-    const config = parseRunConfig(run.config);
+    // A training marked "training" that no tab runs is paused (recovery could not write it yet).
+    const config = parseRunConfig((await this.interrupted(run)) ?? run.config);
     const it = config.iterations.find((e) => e.iteration === iteration);
     if (!it) throw new LabError('not-found', `This run has no iteration ${iteration} yet; run its self-play first.`);
     const plan = async (role: Role): Promise<RolePlan> => {
@@ -282,9 +288,13 @@ export class TrainService implements AdapterSource {
     const onOuterAbort = () => this.pause(run.id);
     o.signal?.addEventListener('abort', onOuterAbort, { once: true });
     const tell = (state: TrainLiveState, step: number, totalSteps: number) => this.listener.state(run.id, { iteration, role, state, step, totalSteps });
+    const phase = (p: TrainLivePhase) => this.listener.phase?.(run.id, iteration, role, p);
     try {
       tell('loading', plan.checkpoint?.step ?? 0, plan.checkpoint?.totalSteps ?? 0);
+      phase({ phase: 'loading' });
+      const started = this.now();
       const host = await this.d.models.trainable(binding, role, { signal: controller.signal, onProgress: o.onProgress });
+      const loadSeconds = (this.now() - started) / 1000;
       const { training } = host;
 
       // The data, as token sequences; longer than the limit: left out and counted.
@@ -340,6 +350,8 @@ export class TrainService implements AdapterSource {
         settings: trainerSettings(settings),
         persistence: { store, runId: run.id, iteration, role },
         signal: controller.signal,
+        warmUp: engine.compilesKernels === true,
+        onPhase: phase,
         onStep: (m) => {
           last = m;
           pending.push(m);
@@ -386,20 +398,28 @@ export class TrainService implements AdapterSource {
         delete entry.error;
       } catch (e) {
         state = isCancelled(e) ? 'paused' : 'failed';
-        if (state === 'failed') {
-          const w = toWireError(e);
-          entry.error = { kind: w.kind, message: w.message };
-        } else delete entry.error;
         entry.step = (await store.get('adapters', run.id, checkpointId(iteration, role)))?.step ?? 0;
+        if (state === 'failed') entry.error = stopError(e, entry.step);
+        else delete entry.error;
       } finally {
         flush();
+        entry.timing = addTiming(plan.entry?.timing, { wallSeconds: (this.now() - started) / 1000, loadSeconds, ...trainer.timing });
         entry.peakBytes = engine.memory()?.peakBytes ?? null;
         engine.release();
       }
       entry.status = state;
       const lastStep: StepMetrics | null = last;
       if (lastStep) entry.last = numbers(lastStep);
-      const saved = await this.saveEntry(run.id, iteration, role, entry);
+      let saved: RunRecord;
+      try {
+        saved = await this.saveEntry(run.id, iteration, role, entry);
+      } catch (e) {
+        // The training ends here all the same (a full quota refused this last write too). Storage
+        // still says "training", which no tab runs: it reads as paused at its checkpoint (see interrupted).
+        state = entry.status = 'failed';
+        entry.error ??= stopError(e, entry.step);
+        saved = await this.d.store.getRun(run.id);
+      }
       active.state = state;
       tell(state, entry.step, entry.totalSteps);
       return { state, entry, run: saved };
@@ -419,7 +439,11 @@ export class TrainService implements AdapterSource {
    * iteration used: that iteration's history names it.
    */
   async discard(runId: string, iteration: number, role: Role): Promise<void> {
-    if (this.d.jobs.current?.runId === runId) throw new LabError('busy', 'This run is busy; pause the running job first.');
+    // Holding the run's lock: a training of it in any tab would go on writing the steps deleted here.
+    await this.d.jobs.exclusive(runId, () => this.discardNow(runId, iteration, role));
+  }
+
+  private async discardNow(runId: string, iteration: number, role: Role): Promise<void> {
     const run = await this.d.store.getRun(runId);
     const config = parseRunConfig(run.config);
     const name = adapterName(role, iteration);
@@ -438,20 +462,46 @@ export class TrainService implements AdapterSource {
   }
 
   /**
-   * Trainings left "training" by a reload or crash (nothing runs them now) become paused, with
-   * the step of their last checkpoint: a start resumes them.
+   * Trainings left "training" by a reload or crash (nothing runs them now), or by a last save a
+   * full quota refused, become paused, with the step of their last checkpoint: a start resumes
+   * them. Each run is written holding its lock, so a tab that starts it meanwhile is not overwritten.
    */
   async recoverInterrupted(): Promise<void> {
     // A broken run is left as it is (the runs list shows it as broken): it must not stop the lab starting.
-    for (const run of (await this.d.store.listRuns()).filter((r) => runProblems(r).length === 0)) {
-      const config = parseRunConfig(run.config);
-      const stale = config.iterations.flatMap((e) => (['actor', 'refiner'] as const).filter((r) => e.training?.[r]?.status === 'training').map((r) => [e.iteration, r] as const));
-      if (stale.length === 0 || (await this.d.jobs.isHeldAnywhere(run.id))) continue;
-      for (const [iteration, role] of stale) {
-        const rec = await this.d.store.get('adapters', run.id, checkpointId(iteration, role));
-        await this.writeIteration(run.id, iteration, (e) => ({ ...e, training: { ...e.training, [role]: { ...e.training![role]!, status: 'paused', step: rec?.step ?? 0 } } }));
-      }
+    for (const listed of (await this.d.store.listRuns()).filter((r) => runProblems(r).length === 0 && markedTraining(r).length > 0)) {
+      await this.d.jobs
+        .exclusive(listed.id, async () => {
+          const run = await this.d.store.getRun(listed.id);
+          if (markedTraining(run).length > 0) this.listener.run(await this.d.store.updateRun(run.id, { config: await this.paused(run) }));
+        })
+        .catch((e) => {
+          if (!(e instanceof LabError && e.kind === 'busy')) throw e; // busy: a tab trains it, it is not interrupted
+        });
     }
+  }
+
+  /**
+   * The run's config as recovery writes it, if it has trainings marked "training" that no tab
+   * runs: what the views show while a full quota keeps recovery from writing it (null: none).
+   */
+  async interrupted(run: RunRecord): Promise<Record<string, unknown> | null> {
+    if (runProblems(run).length > 0 || markedTraining(run).length === 0 || (await this.d.jobs.isHeldAnywhere(run.id))) return null;
+    return this.paused(run);
+  }
+
+  /** The run's config with its "training" trainings paused at their last checkpoint's step. */
+  private async paused(run: RunRecord): Promise<Record<string, unknown>> {
+    const steps = new Map<string, number>();
+    for (const [iteration, role] of markedTraining(run)) steps.set(`${iteration}:${role}`, (await this.d.store.get('adapters', run.id, checkpointId(iteration, role)))?.step ?? 0);
+    const iterations = parseRunConfig(run.config).iterations.map((e) => {
+      const training = { ...e.training };
+      for (const role of ['actor', 'refiner'] as const) {
+        const t = training[role];
+        if (t?.status === 'training') training[role] = { ...t, status: 'paused', step: steps.get(`${e.iteration}:${role}`) ?? 0 };
+      }
+      return e.training ? { ...e, training } : e;
+    });
+    return { ...run.config, iterations };
   }
 
   // ---- exports -------------------------------------------------------------------------------
@@ -532,6 +582,11 @@ export class TrainService implements AdapterSource {
   }
 }
 
+/** The trainings a run's history marks as running, as [iteration, role]. */
+function markedTraining(run: RunRecord): [number, Role][] {
+  return parseRunConfig(run.config).iterations.flatMap((e) => (['actor', 'refiner'] as const).filter((r) => e.training?.[r]?.status === 'training').map((r): [number, Role] => [e.iteration, r]));
+}
+
 function summarize(r: AdapterRecord): AdapterSummary {
   const c = r.config as Record<string, unknown>;
   const shapes = (c.shapes ?? {}) as Record<string, [number, number]>;
@@ -549,6 +604,30 @@ function summarize(r: AdapterRecord): AdapterSummary {
     rslora: Boolean(c.rslora),
     targets: (c.targets as string[]) ?? [],
     parameters: Object.values(shapes).reduce((n, [a, b]) => n + a * b, 0),
+  };
+}
+
+/** Why a training stopped, for its history; a write that storage refused says what is kept and what to do. */
+function stopError(e: unknown, checkpointStep: number): { kind: string; message: string } {
+  const w = toWireError(e);
+  if (w.kind !== 'quota' && w.kind !== 'storage') return { kind: w.kind, message: w.message };
+  const why = w.kind === 'quota' ? 'browser storage is full' : `saving failed (${w.message})`;
+  const kept = checkpointStep > 0 ? `The checkpoint of step ${checkpointStep} is saved and a resume goes on from it` : 'No checkpoint was saved yet, so a resume starts again from step 0';
+  const free = w.kind === 'quota' ? ' Free space first: export and delete old runs, or delete cached models in Models.' : '';
+  return { kind: w.kind, message: `Training stopped: ${why}. ${kept}.${free}` };
+}
+
+/** A training's time over its sessions: a resume adds its own to what the entry holds. */
+function addTiming(before: TrainEntryTiming | undefined, now: TrainEntryTiming): TrainEntryTiming {
+  const sum = (k: keyof TrainEntryTiming) => (before?.[k] ?? 0) + now[k];
+  return {
+    wallSeconds: sum('wallSeconds'),
+    loadSeconds: sum('loadSeconds'),
+    compileSeconds: sum('compileSeconds'),
+    referenceSeconds: sum('referenceSeconds'),
+    steps: sum('steps'),
+    stepSeconds: sum('stepSeconds'),
+    stepTokens: sum('stepTokens'),
   };
 }
 
