@@ -89,6 +89,8 @@ function brokenTreeSummary(t: TreeRecord, problems: string[], p?: Pick<PromptRec
 }
 
 export interface TreeFilter {
+  /** Only this tree: asks whether it passes the other filters (total 1) or not (total 0). */
+  id?: string;
   iteration?: number;
   /** Case-insensitive search in the prompt text and constraint ids. */
   query?: string;
@@ -127,7 +129,7 @@ export class BrowseService {
     const iterations = [...new Set(all.map((s) => s.iteration))].filter((it) => it >= 0).sort((a, b) => a - b);
     const q = f.query?.trim().toLowerCase();
     const list = all
-      .filter((s) => f.iteration === undefined || s.iteration === f.iteration)
+      .filter((s) => (f.id === undefined || s.id === f.id) && (f.iteration === undefined || s.iteration === f.iteration))
       .filter((s) => !q || s.prompt.toLowerCase().includes(q) || s.constraints.some((c) => c.includes(q)) || s.promptId === q)
       .filter((s) => {
         switch (f.show ?? 'all') {

@@ -24,6 +24,8 @@ export interface LabTrainEngine extends TrainEngine {
   memory(): { bytes: number; peakBytes: number } | null;
   /** Frees the training buffers. */
   release(): void;
+  /** Compiles kernels on first use (the GPU): the trainer warms it up before timing steps. */
+  readonly compilesKernels?: boolean;
 }
 
 /** What training needs from an engine. */
@@ -116,7 +118,7 @@ export const WEBGPU_ENGINE: EngineKind = {
       contextLength: engine.gpuModel.contextLength,
       trainEngine: (opts) => {
         const t = new GpuTrainEngine(engine, opts);
-        return Object.assign(t, { memory: () => ({ bytes: t.memoryReport().totalBytes, peakBytes: t.peakBytes }) });
+        return Object.assign(t, { memory: () => ({ bytes: t.memoryReport().totalBytes, peakBytes: t.peakBytes }), compilesKernels: true });
       },
     };
     return Object.assign(engine, { training });

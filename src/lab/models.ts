@@ -5,7 +5,7 @@
  * webllm-host.ts), or an OpenAI-compatible endpoint. Actor and refiner on the same model share
  * one loaded base (two views over one engine); web-llm roles are loaded together in one call.
  */
-import { createOpenAIBackend } from '../backends/openai';
+import { createOpenAIBackend, type OpenAIBackendOptions, type RetryNotice } from '../backends/openai';
 import { listEndpointModels } from '../backends/openai-models';
 import { WEBLLM_CAPABILITIES } from '../backends/webllm';
 import type { ModelBackend } from '../backends/types';
@@ -19,11 +19,12 @@ import { tinyModelFiles } from '../engine/tiny/tiny';
 import { nameOrPathOf } from '../models/hf-base';
 import type { Models } from '../spar/instruction';
 import { CPU_ENGINE, type EngineKind, type LabEngineLike, type Trainable } from './engine';
-import { describeSource, modelKey, requireCompleteBinding, webLlmIds, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
+import { describeSource, modelKey, requireCompleteBinding, TINY_MODEL_CONTEXT, webLlmIds, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
+import type { ModelWindow } from './context-check';
 import { WebLlmHost, type WebLlmHostOptions } from './webllm-host';
 
 /** The tiny demo model's shape: the generator's defaults with room for the demo's prompts. */
-export const TINY_DEMO_SHAPE = { maxPositionEmbeddings: 1024 } as const;
+export const TINY_DEMO_SHAPE = { maxPositionEmbeddings: TINY_MODEL_CONTEXT } as const;
 
 /** A source to load, with the files themselves where the source is local. */
 export type LoadRequest = Exclude<ModelSourceSpec, { type: 'files' }> | { type: 'files'; label: string; files: (File | PickedFile)[] };
@@ -68,6 +69,8 @@ export interface ModelHostOptions {
   engine?: EngineKind;
   /** Hub access (tests point it at a local server or a fake fetch). */
   hub?: Pick<HubSourceOptions, 'endpoint' | 'fetch' | 'caches'>;
+  /** How OpenAI-compatible endpoints are asked (tests: a fake fetch, short retry waits); default the backend's. */
+  endpoints?: Pick<OpenAIBackendOptions, 'fetch' | 'maxRetries' | 'retryDelayMs' | 'maxRetryDelayMs' | 'timeoutMs'>;
   /** This device's WebGPU limits for the fit check; null where there is no WebGPU. */
   limits?: () => Promise<DeviceLimits | null>;
   onDeviceLost?: (key: string, message: string) => void;
@@ -105,6 +108,9 @@ interface LoadOptions {
   signal?: AbortSignal;
   onProgress?: (p: { label: string; done: number; total?: number }) => void;
 }
+
+/** Told when a role's model server is asked again after a failed request (endpoints retry; other backends do not). */
+export type RetryListener = (role: Role, r: RetryNotice) => void;
 
 interface Entry {
   summary: ModelSummary;
@@ -204,7 +210,7 @@ export class ModelHost {
    */
   async backends(
     bindings: Record<Role, RoleBinding>,
-    opts: LoadOptions & { adapters?: Partial<Record<Role, LoraAdapter>> } = {},
+    opts: LoadOptions & { adapters?: Partial<Record<Role, LoraAdapter>>; onRetry?: RetryListener } = {},
   ): Promise<Models> {
     for (const role of ['actor', 'refiner'] as const) {
       requireCompleteBinding(bindings[role], role); // before any model loads
@@ -219,10 +225,11 @@ export class ModelHost {
   }
 
   /** One role's backend (e.g. the actor, for an evaluation). */
-  async backend(b: RoleBinding, role: Role, opts: LoadOptions & { adapter?: LoraAdapter } = {}): Promise<ModelBackend> {
+  async backend(b: RoleBinding, role: Role, opts: LoadOptions & { adapter?: LoraAdapter; onRetry?: RetryListener } = {}): Promise<ModelBackend> {
     requireCompleteBinding(b, role);
     if (b.kind === 'openai') {
-      return createOpenAIBackend({ baseUrl: b.baseUrl, model: b.model, apiKey: this.apiKeys.get(b.baseUrl), verdict: b.verdict, label: `${b.model} at ${b.baseUrl} · ${role}` });
+      const onRetry = opts.onRetry && ((r: RetryNotice) => opts.onRetry!(role, r));
+      return createOpenAIBackend({ ...this.opts.endpoints, baseUrl: b.baseUrl, model: b.model, apiKey: this.apiKeys.get(b.baseUrl), verdict: b.verdict, label: `${b.model} at ${b.baseUrl} · ${role}`, onRetry });
     }
     if (b.kind === 'webllm') {
       if (opts.adapter) requireCapability(b, role, 'lora');
@@ -232,6 +239,23 @@ export class ModelHost {
     const adapter = opts.adapter;
     if (adapter) await entry.engine.setAdapter(adapter);
     return entry.engine.view({ adapters: adapter ? [adapter.name] : [], role: adapter ? `${role} (${adapter.name})` : `${role} (base)` });
+  }
+
+  /**
+   * What the context check needs of a role's model, where it is a loaded lab-engine model: its
+   * usable context and its own chat tokenizer. Null for others (web-llm, endpoints), which are
+   * not checked.
+   */
+  contextWindow(b: RoleBinding): ModelWindow | null {
+    if (b.kind !== 'lab') return null;
+    const training = this.entries.get(modelKey(b.model))?.engine.training;
+    if (!training) return null;
+    return {
+      name: describeSource(b.model),
+      contextLength: training.contextLength,
+      countChat: (messages) => training.tokenizer.encodeChat(messages, { addGenerationPrompt: true }).length,
+      tiny: b.model.type === 'tiny',
+    };
   }
 
   /**

@@ -6,6 +6,7 @@
 import { LabError } from '../errors';
 import { parseSparConfig, type SparConfig } from '../spar/config';
 import { defaultTrainConfig, parseTrainConfig, type ActorTrainSettings, type RefinerTrainSettings, type TrainConfig } from './train-settings';
+import type { TrainTiming } from '../engine/train/trainer';
 
 /** Where a lab-engine model comes from. */
 export type ModelSourceSpec =
@@ -112,8 +113,17 @@ export interface TrainEntry {
   last?: Record<string, number>;
   /** Most GPU memory held during training (null on the CPU engine). */
   peakBytes?: number | null;
+  /** Where its time went, summed over its sessions (absent: trained before the lab kept it). */
+  timing?: TrainEntryTiming;
   error?: { kind: string; message: string };
 }
+
+/**
+ * A training's time in seconds: all of it (`wallSeconds`, from Start to the end, also saving
+ * checkpoints and preparing the data), loading the model, and the trainer's phases (compiling,
+ * reference pass, steps).
+ */
+export type TrainEntryTiming = TrainTiming & { wallSeconds: number; loadSeconds: number };
 
 /** One self-play iteration as it was run: its settings are frozen when it first starts. */
 export interface IterationEntry {
@@ -165,6 +175,9 @@ export const DEFAULT_EVAL: EvalSettings = {
 };
 
 export const TINY_MODEL: ModelSourceSpec = { type: 'tiny', seed: 1 };
+
+/** Tokens the generated tiny demo model takes (its max_position_embeddings): room for the tiny demo's prompts, not the paper's. */
+export const TINY_MODEL_CONTEXT = 1024;
 
 export function defaultRunConfig(): RunConfig {
   return {

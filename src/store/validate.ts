@@ -190,6 +190,7 @@ const trainEntry = shape({
   finishedAt: opt(time),
   last: opt(dict(measure)),
   peakBytes: opt(orNull(real)),
+  timing: opt(dict(real)),
   error: errorNote,
 });
 

@@ -3,6 +3,8 @@ export interface Series {
   name: string;
   points: { x: number; y: number }[];
   dashed?: boolean;
+  /** A colour with a meaning (e.g. `var(--chosen)`); otherwise the chart's palette by position. */
+  color?: string;
 }
 
 /** A chart's y axis: fixed ends (or fitted to the data where absent) and the tick format. */

@@ -13,7 +13,7 @@ import type { TreeSummary } from '../lab/browse';
 import type { ModelSummary } from '../lab/models';
 import type { ExportKind } from '../lab/exports';
 import type { SelfPlayState, SelfPlayStats } from '../lab/selfplay';
-import type { TrainLiveState, TrainMemory } from '../lab/train';
+import type { TrainLivePhase, TrainLiveState, TrainMemory } from '../lab/train';
 import type { StepMetrics } from '../engine/train/trainer';
 import type { CallPurpose } from '../spar/calls';
 import type { LabEvent, Method, Params, Progress, Result } from '../../workers/protocol';
@@ -53,11 +53,18 @@ export interface LiveTraining {
   step: number;
   totalSteps: number;
   memory: TrainMemory | null;
+  /** What it is doing (absent until the worker says). */
+  phase?: TrainLivePhase;
 }
 
 export interface CallOptions {
   /** Show a progress bar with this label while the call runs. */
   task?: string;
+  /**
+   * The control that asked, as the key of a <Feedback at={key}> beside it: the call's progress
+   * and error show there, in view, instead of in the banner at the top of the page.
+   */
+  at?: string;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -68,10 +75,12 @@ class Lab {
   runs = $state<RunSummary[] | null>(null);
   /** The newest error worth showing to the user; cleared by dismissError(). */
   error = $state<LabError | null>(null);
-  /** A long operation in progress, shown as a progress bar. */
-  task = $state<{ label: string; progress: Progress | null } | null>(null);
-  /** Models loaded in the worker, and the engine that holds them. */
-  models = $state<{ engine: string; models: ModelSummary[]; apiKeys: string[] }>({ engine: '', models: [], apiKeys: [] });
+  /** A long operation in progress, shown as a progress bar (beside the control `at`, where given). */
+  task = $state<{ label: string; progress: Progress | null; at?: string } | null>(null);
+  /** The control whose web-llm load is in progress (its <Feedback> shows the download). */
+  webllmAt = $state<string | null>(null);
+  /** Models loaded in the worker, and the engine that holds them (with why it is not WebGPU, where it is not). */
+  models = $state<{ engine: string; whyNotWebGpu: string | null; models: ModelSummary[]; apiKeys: string[] }>({ engine: '', whyNotWebGpu: null, models: [], apiKeys: [] });
   webllm = $state<WebLlmState>({ state: 'off', catalog: [], version: '', status: { attached: false, loaded: null }, progress: null });
   /** Model files stored in this browser (both engines' caches); null until read. */
   stored = $state<StoredModel[] | null>(null);
@@ -90,6 +99,8 @@ class Lab {
   revision = $state<Record<string, number>>({});
 
   private client: LabClient;
+  /** Which control each error shown beside one belongs to (see errorAt). */
+  private errorPlaces = new WeakMap<LabError, string>();
   private webllmStart: Promise<boolean> | null = null;
 
   constructor() {
@@ -148,23 +159,28 @@ class Lab {
   }
 
   /** Loads web-llm models together (downloading what is missing; a broken download continues where it stopped). */
-  async loadWebLlm(modelIds: string[]): Promise<boolean> {
+  async loadWebLlm(modelIds: string[], at?: string): Promise<boolean> {
     if (!(await this.ensureWebLlm())) return false;
-    const r = await this.call('webllm.load', { modelIds });
-    if (r) this.webllm.status = r;
-    await this.refreshStored();
-    return r !== null;
+    this.webllmAt = at ?? null;
+    try {
+      const r = await this.call('webllm.load', { modelIds }, { at });
+      if (r) this.webllm.status = r;
+      await this.refreshStored();
+      return r !== null;
+    } finally {
+      this.webllmAt = null;
+    }
   }
 
   /** Continues a web-llm download that broke off (web-llm fetches only the missing files). */
-  async continueDownload(baseUrl: string): Promise<boolean> {
+  async continueDownload(baseUrl: string, at?: string): Promise<boolean> {
     if (!(await this.ensureWebLlm())) return false;
     const id = this.webllm.catalog.find((e) => e.baseUrl === baseUrl)?.modelId;
     if (!id) {
-      this.error = new LabError('not-found', `web-llm does not list a model stored under ${baseUrl}, so it cannot continue its download. Delete the files and pick a model from the list.`);
+      this.showError(new LabError('not-found', `web-llm does not list a model stored under ${baseUrl}, so it cannot continue its download. Delete the files and pick a model from the list.`), at);
       return false;
     }
-    return this.loadWebLlm([id]);
+    return this.loadWebLlm([id], at);
   }
 
   async unloadWebLlm(): Promise<void> {
@@ -189,10 +205,10 @@ class Lab {
   }
 
   /** Deletes a model's files from both engines' caches. */
-  async deleteStored(model: StoredModel): Promise<boolean> {
+  async deleteStored(model: StoredModel, at?: string): Promise<boolean> {
     // web-llm's catalog names the model's .wasm, deleted with it.
     if (model.webllmFiles > 0) await this.ensureWebLlm();
-    const r = await this.call('models.deleteStored', { baseUrl: model.baseUrl });
+    const r = await this.call('models.deleteStored', { baseUrl: model.baseUrl }, { at });
     for (const id of r?.models ?? []) delete this.details[id];
     await this.refreshStored();
     return r !== null;
@@ -223,7 +239,7 @@ class Lab {
         },
       });
     let out: Result<M> | null = null;
-    const ok = opts.task ? await this.withTask(opts.task, async (p) => void (out = await run(p))) : await this.guard(async () => void (out = await run()));
+    const ok = opts.task ? await this.withTask(opts.task, async (p) => void (out = await run(p)), opts.at) : await this.guard(async () => void (out = await run()), opts.at);
     return ok ? out : null;
   }
 
@@ -243,8 +259,8 @@ class Lab {
     }
   }
 
-  async createRun(name: string, config?: Record<string, unknown>): Promise<RunRecord | null> {
-    const run = await this.call('runs.create', { name, config });
+  async createRun(name: string, config?: Record<string, unknown>, at?: string): Promise<RunRecord | null> {
+    const run = await this.call('runs.create', { name, config }, { at });
     if (run) await this.refreshRuns();
     return run;
   }
@@ -255,34 +271,34 @@ class Lab {
     return ok;
   }
 
-  async deleteRun(runId: string): Promise<boolean> {
-    const ok = (await this.call('runs.delete', { runId })) !== null;
+  async deleteRun(runId: string, at?: string): Promise<boolean> {
+    const ok = (await this.call('runs.delete', { runId }, { at })) !== null;
     await this.refreshRuns();
     return ok;
   }
 
-  async exportRun(runId: string): Promise<boolean> {
-    const r = await this.call('runs.export', { runId }, { task: 'Exporting run' });
+  async exportRun(runId: string, at?: string): Promise<boolean> {
+    const r = await this.call('runs.export', { runId }, { task: 'Exporting run', at });
     if (r) download(r.blob, r.fileName);
     return r !== null;
   }
 
-  async importRun(file: File): Promise<boolean> {
-    const r = await this.call('runs.import', { file, asCopy: true }, { task: `Importing ${file.name}` });
+  async importRun(file: File, at?: string): Promise<boolean> {
+    const r = await this.call('runs.import', { file, asCopy: true }, { task: `Importing ${file.name}`, at });
     await this.refreshRuns();
     return r !== null;
   }
 
   /** Downloads one of a run's data files (pairs, RFT, trees). */
-  async exportFile(runId: string, kind: ExportKind, iteration?: number): Promise<boolean> {
-    const r = await this.call('exports.file', { runId, kind, iteration }, { task: 'Preparing the file' });
+  async exportFile(runId: string, kind: ExportKind, iteration?: number, at?: string): Promise<boolean> {
+    const r = await this.call('exports.file', { runId, kind, iteration }, { task: 'Preparing the file', at });
     if (r) download(r.blob, r.fileName);
     return r !== null;
   }
 
-  async loadModel(request: Params<'models.load'>['request']): Promise<ModelSummary | null> {
+  async loadModel(request: Params<'models.load'>['request'], at?: string): Promise<ModelSummary | null> {
     const label = request.type === 'tiny' ? `Generating the tiny model (seed ${request.seed})` : request.type === 'hub' ? `Loading ${request.repo}` : `Loading ${request.label}`;
-    const m = await this.call('models.load', { request }, { task: label });
+    const m = await this.call('models.load', { request }, { task: label, at });
     await this.refreshModels();
     return m;
   }
@@ -297,10 +313,23 @@ class Lab {
     await this.refreshModels();
   }
 
-  /** Starts or resumes self-play; resolves when it stops (done, paused, cancelled, failed). */
-  async startSelfPlay(runId: string, iteration?: number): Promise<void> {
-    this.live[runId] = { state: 'loading', stats: this.live[runId]?.stats ?? null, text: null, trees: [] };
-    const out = await this.call('selfplay.start', { runId, iteration }, { task: undefined });
+  /** The models an endpoint lists; a failure comes back (for the form to show) instead of in the banner. */
+  async endpointModels(baseUrl: string): Promise<{ models: string[] } | { error: LabError }> {
+    try {
+      return { models: await this.client.call('models.endpointModels', { baseUrl }) };
+    } catch (e) {
+      return { error: e instanceof LabError ? e : new LabError('internal', String(e)) };
+    }
+  }
+
+  /**
+   * Starts or resumes self-play (`retryFailed`: run the iteration's failed instructions again
+   * too); resolves when it stops (done, paused, cancelled, failed).
+   */
+  async startSelfPlay(runId: string, iteration?: number, retryFailed?: boolean): Promise<void> {
+    const before = this.live[runId];
+    this.live[runId] = { state: 'loading', stats: before?.stats ?? null, text: null, trees: [] };
+    const out = await this.call('selfplay.start', { runId, iteration, retryFailed }, { task: undefined });
     const live = this.live[runId];
     if (out) {
       live.state = out.state;
@@ -309,7 +338,7 @@ class Lab {
         const it = (out.run.config.iterations as { iteration: number; error?: { kind: string; message: string } }[] | undefined)?.find((e) => e.iteration === out.stats.iteration);
         if (it?.error) this.error = new LabError(it.error.kind as LabError['kind'], it.error.message);
       }
-    } else if (live.state === 'loading') delete this.live[runId];
+    } else this.afterRefusedStart(runId, this.live, before, SELFPLAY_BUSY);
     this.bump(runId);
     await this.refreshModels();
     await this.refreshRuns();
@@ -325,6 +354,7 @@ class Lab {
 
   /** Trains (or resumes) one role on one iteration's data; resolves when it stops (done, paused, failed). */
   async startTraining(runId: string, iteration: number, role: Role): Promise<void> {
+    const before = this.training[runId];
     this.training[runId] = { iteration, role, state: 'loading', step: 0, totalSteps: 0, memory: null };
     this.trainSteps = { ...this.trainSteps, [runId]: [] };
     const out = await this.call('train.start', { runId, iteration, role });
@@ -334,7 +364,7 @@ class Lab {
       live.step = out.entry.step;
       live.totalSteps = out.entry.totalSteps;
       if (out.state === 'failed' && out.entry.error) this.error = new LabError(out.entry.error.kind as LabError['kind'], out.entry.error.message);
-    } else delete this.training[runId];
+    } else this.afterRefusedStart(runId, this.training, before, TRAINING_BUSY);
     this.bump(runId);
     await this.refreshModels();
     await this.refreshRuns();
@@ -358,6 +388,19 @@ class Lab {
     return files !== null;
   }
 
+  /**
+   * A start that came back with an error: what the page shows for the run goes back to what it
+   * was, or to what another tab's job reported meanwhile (a 'busy' refusal: that tab runs it).
+   * Any other error ended this tab's job, so a "running" state left by its events is stale.
+   */
+  private afterRefusedStart(runId: string, shown: Record<string, { state: string }>, before: { state: string } | undefined, busy: readonly string[]): void {
+    const now = shown[runId];
+    if (now.state === 'loading') {
+      if (before) shown[runId] = before;
+      else delete shown[runId];
+    } else if (this.error?.kind !== 'busy' && busy.includes(now.state)) now.state = 'failed';
+  }
+
   /** Marks a run's results as changed, so views showing them reload. */
   bump(runId: string): void {
     this.revision[runId] = (this.revision[runId] ?? 0) + 1;
@@ -367,8 +410,16 @@ class Lab {
     this.error = null;
   }
 
-  showError(e: unknown): void {
-    this.error = e instanceof LabError ? e : new LabError('internal', String(e));
+  /** Shows an error: beside the control `at` (its <Feedback>), or in the banner at the top. */
+  showError(e: unknown, at?: string): void {
+    const error = e instanceof LabError ? e : new LabError('internal', String(e));
+    if (at) this.errorPlaces.set(error, at);
+    this.error = error;
+  }
+
+  /** The control the shown error belongs to; null for the banner (so does any error set without one). */
+  get errorAt(): string | null {
+    return this.error ? (this.errorPlaces.get(this.error) ?? null) : null;
   }
 
   private onEvent(ev: LabEvent): void {
@@ -382,6 +433,9 @@ class Lab {
         if (this.runs && i >= 0) this.runs[i] = { ...this.runs[i], ...ev.run };
         break;
       }
+      case 'runs.changed':
+        void this.refreshRuns();
+        break;
       case 'selfplay.progress': {
         const live = (this.live[ev.runId] ??= { state: ev.state, stats: null, text: null, trees: [] });
         live.state = ev.state;
@@ -410,6 +464,11 @@ class Lab {
           next.step = p.step;
           next.totalSteps = p.totalSteps;
         }
+        break;
+      }
+      case 'train.phase': {
+        const live = this.training[ev.runId];
+        if (live && live.iteration === ev.iteration && live.role === ev.role) live.phase = ev.phase;
         break;
       }
       case 'train.steps': {
@@ -441,26 +500,30 @@ class Lab {
     }
   }
 
-  private async withTask(label: string, fn: (onProgress: (p: Progress) => void) => Promise<void>): Promise<boolean> {
-    this.task = { label, progress: null };
+  private async withTask(label: string, fn: (onProgress: (p: Progress) => void) => Promise<void>, at?: string): Promise<boolean> {
+    this.task = { label, progress: null, at };
     try {
-      return await this.guard(() => fn((progress) => (this.task = { label, progress })));
+      return await this.guard(() => fn((progress) => (this.task = { label, progress, at })), at);
     } finally {
       this.task = null;
     }
   }
 
-  /** Runs fn; on failure shows the error and returns false. */
-  private async guard(fn: () => Promise<unknown>): Promise<boolean> {
+  /** Runs fn; on failure shows the error (beside the control `at`, where given) and returns false. */
+  private async guard(fn: () => Promise<unknown>, at?: string): Promise<boolean> {
     try {
       await fn();
       return true;
     } catch (e) {
-      this.showError(e);
+      this.showError(e, at);
       return false;
     }
   }
 }
+
+/** The live states of a job still running (the views show Pause for them). */
+const SELFPLAY_BUSY: readonly SelfPlayState[] = ['loading', 'running', 'pausing', 'cancelling'];
+const TRAINING_BUSY: readonly TrainLiveState[] = ['loading', 'training', 'pausing'];
 
 function download(blob: Blob, fileName: string): void {
   const url = URL.createObjectURL(blob);

@@ -49,7 +49,7 @@ export const TRAIN_FIELDS: { title: string; fields: TrainField[] }[] = [
       {
         key: 'reference',
         label: 'Reference policy',
-        help: 'Base: the model with the adapter switched off (SPAR.md; free). Previous: the adapter training starts from, M_t, like the reference’s full fine-tune (one more adapter in memory).',
+        help: 'Base: the model with the adapter switched off (the LoRA default; free). Previous: the adapter training starts from, M_t, like the reference’s full fine-tune (one more adapter in memory).',
         kind: 'select',
         options: [{ value: 'base', label: 'base (adapter off)' }, { value: 'previous', label: "previous iteration's actor" }],
         actorOnly: true,

@@ -210,13 +210,13 @@ test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the nex
     await page.keyboard.press('7');
     await page.getByTestId('eval-run').click();
     await expect(page.getByTestId('eval-model')).toContainText('M1 = the base + actor-it0', { timeout: 60_000 });
-    await expect(page.getByRole('img', { name: 'IFEval accuracy of M0, M1, …' }).locator('polyline').first()).toHaveAttribute('points', /^\S+ \S+$/); // M0 and M1
+    await expect(page.getByRole('img', { name: /^Accuracy of M0, M1, … on built-in constraint prompts/ }).locator('polyline').first()).toHaveAttribute('points', /^\S+ \S+$/); // M0 and M1
     await page.getByTestId('eval-refine').check();
     await expect(page.getByLabel('Node budget')).toBeEnabled(); // saved in the run's settings
     await page.getByTestId('eval-run').click();
     await expect(page.getByTestId('eval-refined')).toContainText('With inference-time refinement by R1 (refiner-it0)', { timeout: 60_000 });
     await expect(page.getByTestId('eval-model')).toContainText('M1 = the base + actor-it0');
-    await expect(page.getByRole('img', { name: 'IFEval accuracy of M0, M1, …' })).toBeVisible();
+    await expect(page.getByRole('img', { name: /^Accuracy of M0, M1, … on built-in constraint prompts/ })).toBeVisible();
     await shot(page, 'evaluate');
   });
 

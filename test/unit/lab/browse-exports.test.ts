@@ -34,6 +34,10 @@ describe('browsing, editing and exporting results', () => {
     const withPairs = await lab.browse.trees(run.id, { show: 'pairs', limit: 100 });
     expect(withPairs.items.reduce((a, t) => a + t.pairs, 0)).toBe(await store.count('pairs', run.id));
     const first = page1.items[0];
+    // One tree's id with the other filters: does the shown tree still match them?
+    expect((await lab.browse.trees(run.id, { id: first.id, limit: 1 })).total).toBe(1);
+    expect((await lab.browse.trees(run.id, { id: first.id, iteration: 1, limit: 1 })).total).toBe(0);
+    expect((await lab.browse.trees(run.id, { id: first.id, query: 'no prompt says this', limit: 1 })).total).toBe(0);
     const word = first.prompt.split(' ')[2].toLowerCase();
     expect((await lab.browse.trees(run.id, { query: word.toUpperCase() })).items.some((t) => t.id === first.id)).toBe(true);
     const { tree, prompt } = await lab.browse.tree(run.id, first.id);
@@ -74,7 +78,9 @@ describe('browsing, editing and exporting results', () => {
     expect(JSON.parse((await lf.blob.text()).split('\n')[0])).toMatchObject({ messages: [{ role: 'user' }], chosen: { role: 'assistant' }, rejected: { role: 'assistant' } });
     const info = JSON.parse(await (await exportFile(store, run.id, 'llamafactory-dataset-info', 0)).blob.text());
     expect(Object.values(info)[0]).toMatchObject({ file_name: lf.fileName, ranking: true });
-    expect((await exportFile(store, run.id, 'pairs-trl', 1)).count).toBe(0);
+    // Nothing to write: refused with the reason, not saved as an empty file.
+    await expect(exportFile(store, run.id, 'pairs-trl', 1)).rejects.toMatchObject({ kind: 'not-found', message: 'Nothing to export: iteration 1 has no pairs yet. Pick an iteration that has finished self-play.' });
+    await expect(exportFile(store, run.id, 'trees', 1)).rejects.toMatchObject({ kind: 'not-found', message: expect.stringContaining('iteration 1 has no trees yet') });
 
     const rft = await lab.browse.rft(run.id, { limit: 100 });
     const r0 = rft.items[0];
@@ -91,6 +97,25 @@ describe('browsing, editing and exporting results', () => {
     const trees = JSON.parse(await (await exportFile(store, run.id, 'trees')).blob.text());
     expect(trees.format).toBe('spar-lab-trees');
     expect(trees.trees).toHaveLength(12);
+  });
+
+  it('refuses an export whose every record is excluded, saying how many and what to do', async () => {
+    const { lab, run, store } = await finished();
+    const pairs = (await lab.browse.pairs(run.id, { limit: 100 })).items;
+    expect(pairs.length).toBeGreaterThan(1);
+    for (const p of pairs) await lab.browse.updatePair(run.id, p.id, { excluded: true });
+    for (const kind of ['pairs-trl', 'pairs-llamafactory'] as const) {
+      await expect(exportFile(store, run.id, kind, 0)).rejects.toMatchObject({
+        kind: 'invalid-input',
+        message: `Nothing to export: all ${pairs.length} pairs of iteration 0 are excluded. Untick “exclude” on the ones to keep (Pairs view), or export another iteration.`,
+      });
+    }
+    await lab.browse.updatePair(run.id, pairs[0].id, { excluded: false });
+    expect((await exportFile(store, run.id, 'pairs-trl')).count).toBe(1);
+
+    const rft = (await lab.browse.rft(run.id, { limit: 100 })).items;
+    for (const r of rft) await lab.browse.updateRft(run.id, r.id, { excluded: true });
+    await expect(exportFile(store, run.id, 'rft')).rejects.toMatchObject({ kind: 'invalid-input', message: expect.stringContaining(`all ${rft.length} RFT records of this run are excluded`) });
   });
 });
 
