@@ -5,6 +5,7 @@
  * webllm-host.ts), or an OpenAI-compatible endpoint. Actor and refiner on the same model share
  * one loaded base (two views over one engine); web-llm roles are loaded together in one call.
  */
+import { parameterCount } from '../engine/load/inspect';
 import { createOpenAIBackend, type OpenAIBackendOptions, type RetryNotice } from '../backends/openai';
 import { listEndpointModels } from '../backends/openai-models';
 import { WEBLLM_CAPABILITIES } from '../backends/webllm';
@@ -362,12 +363,4 @@ function nameOf(req: LoadRequest): string {
   if (req.type === 'tiny') return `tiny-${req.seed}`;
   if (req.type === 'hub') return req.repo.split('/').pop() ?? req.repo;
   return req.label;
-}
-
-/** Parameters of a Llama-family decoder (embeddings counted once when tied). */
-export function parameterCount(c: LoadedModel['config']): number {
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  const perLayer = c.hiddenSize * q * 2 + c.hiddenSize * kv * 2 + 3 * c.hiddenSize * c.intermediateSize + 2 * c.hiddenSize + (c.attentionBias ? q + 2 * kv : 0);
-  return c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2) + c.numLayers * perLayer + c.hiddenSize;
 }

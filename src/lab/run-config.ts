@@ -94,7 +94,7 @@ export interface TrainEntry {
   engine: string;
   /** The LoRA shape used (a continued adapter keeps the shape it has). */
   lora: { rank: number; alpha: number; rslora: boolean; targets: string[] };
-  /** Frozen when training starts; a resume uses these. */
+  /** As last started or resumed: a resume keeps the adapter's shape and data order and takes new optimizer settings (train-settings.ts). */
   settings: ActorTrainSettings | RefinerTrainSettings;
   /** Examples trained on (pairs, or de-duplicated RFT chats). */
   examples: number;
