@@ -11,16 +11,14 @@ import { CPU_ENGINE } from '../../src/lab/engine';
 import { createLab } from '../../src/lab/index';
 import { type LocksLike } from '../../src/lab/jobs';
 import { ModelHost } from '../../src/lab/models';
-import { presetPatch } from '../../src/lab/presets';
 import { asRecovered, recoverInterrupted } from '../../src/lab/recovery';
-import { applyConfigPatch, parseRunConfig, type IterationEntry } from '../../src/lab/run-config';
 import type { SelfPlayListener } from '../../src/lab/selfplay';
 import type { TrainListener } from '../../src/lab/train';
 import { hash32 } from '../../src/spar/rng';
 import { archiveFromBlob, archiveToBlob, exportRun } from '../../src/store/archive';
 import { LabStore } from '../../src/store/lab-store';
-import type { PairRecord } from '../../src/store/records';
-import { scriptedEngine } from '../helpers/lab-world';
+import { parseRunConfig } from '../../src/lab/run-config';
+import { scriptedEngine, trainableRun } from '../helpers/lab-world';
 import { TEMPLATES, world } from '../helpers/spar-world';
 
 const locks = navigator.locks as unknown as LocksLike;
@@ -68,23 +66,6 @@ const models = () => world({ votes: (response, _o, instruction) => ['NNNNN', 'YY
 /** A lab over `store` with the scripted SPaR world as its models (fast, exact). */
 function scriptedLab(store: LabStore, listener: SelfPlayListener = quiet) {
   return createLab(store, { models: new ModelHost({ engine: scriptedEngine(models) }), listener, locks, throttleMs: 0 });
-}
-
-/** A tiny-demo run whose iteration 0 is done with three kept pairs: ready to train the actor. */
-async function trainable(store: LabStore) {
-  const config = applyConfigPatch({}, presetPatch('tiny-demo'));
-  const c = parseRunConfig(config);
-  const entry: IterationEntry = {
-    iteration: 0, status: 'done', startedAt: 1, updatedAt: 1, finishedAt: 1, spar: c.spar, models: c.models,
-    labels: { actor: 'tiny', refiner: 'tiny' }, adapters: {}, instructions: 3, finished: 3, failed: 0, pairs: 3, rft: 0,
-  };
-  const run = await store.createRun({ name: 'two tabs', config: { ...config, iterations: [entry] } });
-  const pairs: PairRecord[] = [0, 1, 2].map((i) => ({
-    runId: run.id, id: `0:p${i}:0`, iteration: 0, promptId: `p${i}`, prompt: `Name ${i + 1} colours.`, chosen: ['red', 'red blue', 'red blue green'][i], rejected: 'no', excluded: false,
-    meta: { source: 'refinement', chosenValue: 1, rejectedValue: 0, rejectedSample: 0, chosenDepth: 1 },
-  }));
-  await store.put('pairs', pairs);
-  return run;
 }
 
 describe('a full quota on IndexedDB', () => {
@@ -161,7 +142,7 @@ describe('a full quota on IndexedDB', () => {
       run() {},
     };
     const lab = createLab(store, { models: new ModelHost({ engine: CPU_ENGINE }), listener: quiet, trainListener, locks, throttleMs: 0 });
-    const run = await trainable(store);
+    const run = await trainableRun(store);
     const out = await lab.train.start(run.id, { iteration: 0, role: 'actor' });
     expect(out.entry).toMatchObject({ status: 'failed', step: 4, error: { kind: 'quota', message: expect.stringContaining('The checkpoint of step 4 is saved') } });
     expect(states.at(-1)).toBe('failed');
@@ -190,7 +171,7 @@ describe('two tabs on one run (navigator.locks)', () => {
       run() {},
     };
     const first = createLab(store, { models: new ModelHost({ engine: CPU_ENGINE }), listener: quiet, trainListener, locks, throttleMs: 0 });
-    const run = await trainable(store);
+    const run = await trainableRun(store);
     const out = await first.train.start(run.id, { iteration: 0, role: 'actor' });
     expect(refused).toHaveLength(1);
     const busy = { kind: 'busy', message: expect.stringContaining('This run is busy in another SPaR Lab tab') };

@@ -1,6 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { paperRun } from './runs';
 import { shot } from './screenshots';
 
 // The scale-out path in the built app: actor and refiner served by an OpenAI-compatible server.
@@ -104,12 +105,7 @@ test('actor and refiner on an OpenAI-compatible endpoint, set up in Setup: self-
   const refiner = page.getByTestId('role-refiner');
 
   await test.step('a run with the paper settings', async () => {
-    await page.goto('/');
-    await page.getByLabel('New run').fill(name);
-    await page.getByLabel('Preset').selectOption('paper');
-    await page.getByLabel('New run').press('Enter');
-    await page.getByTestId('run-row').filter({ hasText: name }).getByRole('button', { name: `Open ${name}` }).click();
-    await expect(page.getByRole('tab', { name: /Setup/ })).toHaveAttribute('aria-selected', 'true');
+    await paperRun(page, name);
   });
 
   await test.step('choosing the endpoint shows its form at once; a check without the key says so; with it the models are listed and one is picked', async () => {

@@ -1,5 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { createServer } from 'node:net';
+import { paperRun } from './runs';
 
 // Issue 14, items 10 and 12, in the built app. The Paper preset on the tiny model is flagged in
 // Setup and refused at Start with what to change, before any model call. With both roles on an
@@ -13,15 +14,6 @@ async function closedPort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise((ok) => s.close(ok));
   return port;
-}
-
-async function paperRun(page: Page, name: string) {
-  await page.goto('/');
-  await page.getByLabel('New run').fill(name);
-  await page.getByLabel('Preset').selectOption('paper');
-  await page.getByLabel('New run').press('Enter');
-  await page.getByTestId('run-row').filter({ hasText: name }).getByRole('button', { name: `Open ${name}` }).click();
-  await expect(page.getByRole('tab', { name: /Setup/ })).toHaveAttribute('aria-selected', 'true');
 }
 
 async function addInstructions(page: Page, count: number) {

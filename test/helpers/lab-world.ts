@@ -9,7 +9,9 @@ import { createLab } from '../../src/lab/index';
 import type { EngineKind } from '../../src/lab/engine';
 import { ModelHost } from '../../src/lab/models';
 import type { AdapterSource, SelfPlayListener } from '../../src/lab/selfplay';
-import type { RunRecord } from '../../src/store/records';
+import { presetPatch } from '../../src/lab/presets';
+import { applyConfigPatch, parseRunConfig, type IterationEntry } from '../../src/lab/run-config';
+import type { PairRecord, RunRecord } from '../../src/store/records';
 import { MemoryLabStore } from './memory-lab-store';
 import { TEMPLATES } from './spar-world';
 
@@ -72,4 +74,27 @@ export function labWorld(o: { models: () => { actor: ModelBackend; refiner: Mode
 /** A run on the tiny model (the scripted engine ignores it) with the test templates. */
 export async function newRun(store: MemoryLabStore, spar: Record<string, unknown> = {}, name = 'test run') {
   return store.createRun({ name, config: { spar: { seed: 3, concurrency: 2, ...spar, templates: TEMPLATES } } });
+}
+
+/** What trainableRun needs of a store: the IndexedDB LabStore and MemoryLabStore both fit. */
+interface RunWriter {
+  createRun(r: { name: string; config: Record<string, unknown> }): Promise<RunRecord>;
+  put(kind: 'pairs', records: PairRecord[]): Promise<unknown>;
+}
+
+/** A tiny-demo run whose iteration 0 is done with three kept pairs: ready to train the actor. */
+export async function trainableRun(store: RunWriter, name = 'two tabs'): Promise<RunRecord> {
+  const config = applyConfigPatch({}, presetPatch('tiny-demo'));
+  const c = parseRunConfig(config);
+  const entry: IterationEntry = {
+    iteration: 0, status: 'done', startedAt: 1, updatedAt: 1, finishedAt: 1, spar: c.spar, models: c.models,
+    labels: { actor: 'tiny', refiner: 'tiny' }, adapters: {}, instructions: 3, finished: 3, failed: 0, pairs: 3, rft: 0,
+  };
+  const run = await store.createRun({ name, config: { ...config, iterations: [entry] } });
+  const pairs: PairRecord[] = [0, 1, 2].map((i) => ({
+    runId: run.id, id: `0:p${i}:0`, iteration: 0, promptId: `p${i}`, prompt: `Name ${i + 1} colours.`, chosen: ['red', 'red blue', 'red blue green'][i], rejected: 'no', excluded: false,
+    meta: { source: 'refinement', chosenValue: 1, rejectedValue: 0, rejectedSample: 0, chosenDepth: 1 },
+  }));
+  await store.put('pairs', pairs);
+  return run;
 }

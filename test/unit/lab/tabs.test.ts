@@ -9,34 +9,15 @@ import { CPU_ENGINE } from '../../../src/lab/engine';
 import { createLab } from '../../../src/lab/index';
 import { JobSlot } from '../../../src/lab/jobs';
 import { ModelHost } from '../../../src/lab/models';
-import { presetPatch } from '../../../src/lab/presets';
-import { applyConfigPatch, parseRunConfig, type IterationEntry } from '../../../src/lab/run-config';
 import type { TrainListener } from '../../../src/lab/train';
-import type { PairRecord } from '../../../src/store/records';
 import { concernsRuns } from '../../../workers/tabs';
 import type { LabEvent } from '../../../workers/protocol';
+import { trainableRun } from '../../helpers/lab-world';
 import { MemoryLabStore } from '../../helpers/memory-lab-store';
 import { SharedLocks } from '../../helpers/storage-full';
 
 const quiet = { progress() {}, tree() {}, text() {}, run() {} };
 const job = (runId: string) => ({ kind: 'selfplay' as const, runId, runName: 'shared run', startedAt: 0 });
-
-/** A tiny-demo run whose iteration 0 is done with three kept pairs. */
-async function trainable(store: MemoryLabStore) {
-  const config = applyConfigPatch({}, presetPatch('tiny-demo'));
-  const c = parseRunConfig(config);
-  const entry: IterationEntry = {
-    iteration: 0, status: 'done', startedAt: 1, updatedAt: 1, finishedAt: 1, spar: c.spar, models: c.models,
-    labels: { actor: 'tiny', refiner: 'tiny' }, adapters: {}, instructions: 3, finished: 3, failed: 0, pairs: 3, rft: 0,
-  };
-  const run = await store.createRun({ name: 'two tabs', config: { ...config, iterations: [entry] } });
-  const pairs: PairRecord[] = [0, 1, 2].map((i) => ({
-    runId: run.id, id: `0:p${i}:0`, iteration: 0, promptId: `p${i}`, prompt: `Name ${i + 1} colours.`, chosen: ['red', 'red blue', 'red blue green'][i], rejected: 'no', excluded: false,
-    meta: { source: 'refinement', chosenValue: 1, rejectedValue: 0, rejectedSample: 0, chosenDepth: 1 },
-  }));
-  await store.put('pairs', pairs);
-  return run;
-}
 
 describe('two tabs on one run', () => {
   it('a second tab cannot discard the adapter the first is training; the training keeps every step log', async () => {
@@ -53,7 +34,7 @@ describe('two tabs on one run', () => {
     };
     const first = createLab(store, { models: new ModelHost({ engine: CPU_ENGINE }), listener: quiet, trainListener, locks, throttleMs: 0 });
     const other = (holder.other = createLab(store, { models: new ModelHost({ engine: CPU_ENGINE }), listener: quiet, locks }));
-    const run = await trainable(store);
+    const run = await trainableRun(store);
 
     const out = await first.train.start(run.id, { iteration: 0, role: 'actor' });
     expect(refused).toHaveLength(1);
