@@ -101,6 +101,9 @@ async function noJob(what: string): Promise<void> {
   if (job) throw new LabError('busy', `${jobTitle(job.kind)} is running in “${job.runName}”; pause or cancel it before ${what}.`);
 }
 
+/** The tail of the run-config writes (runs.updateConfig), which go one at a time. */
+let configWrites: Promise<unknown> = Promise.resolve();
+
 const handlers: Handlers = {
   'gpu.report': () => probeWebGpu(),
   'storage.report': () => storageReport(),
@@ -152,10 +155,15 @@ const handlers: Handlers = {
     for (const s of CHILD_STORES) counts[s] = await l.store.count(s, runId);
     return asRecovered(l, { ...run, counts });
   },
-  'runs.updateConfig': async ({ runId, patch }) => {
-    const { store } = await lab();
-    const run = await store.getRun(runId);
-    return store.updateRun(runId, { config: applyConfigPatch(run.config, patch) });
+  // One after another: two quick edits (actor, then refiner) each read the config the other wrote.
+  'runs.updateConfig': ({ runId, patch }) => {
+    const next = configWrites.then(async () => {
+      const { store } = await lab();
+      const run = await store.getRun(runId);
+      return store.updateRun(runId, { config: applyConfigPatch(run.config, patch) });
+    });
+    configWrites = next.catch(() => undefined);
+    return next;
   },
 
   'prompts.list': async ({ runId, ...o }) => (await lab()).prompts.list(runId, o),

@@ -325,12 +325,14 @@ function isObject(x: unknown): x is Record<string, unknown> {
 }
 
 /** What the page may change in a run's config (the iteration history belongs to the worker). */
-export type RunConfigPatch = Partial<Pick<RunConfig, 'preset' | 'models' | 'eval' | 'train'>> & { spar?: unknown };
+export type RunConfigPatch = Partial<Pick<RunConfig, 'preset' | 'eval' | 'train'>> & { spar?: unknown; models?: Partial<RunConfig['models']> };
 
 /** Applies a patch to a stored config, checking the result; the history is kept as it is. */
 export function applyConfigPatch(raw: Record<string, unknown>, patch: RunConfigPatch): Record<string, unknown> {
   const next: Record<string, unknown> = { ...raw };
-  for (const k of ['preset', 'spar', 'models', 'eval', 'train'] as const) if (patch[k] !== undefined) next[k] = patch[k];
+  for (const k of ['preset', 'spar', 'eval', 'train'] as const) if (patch[k] !== undefined) next[k] = patch[k];
+  // One role at a time: a patch naming only the refiner keeps the stored actor.
+  if (patch.models !== undefined) next.models = { ...(isObject(raw.models) ? raw.models : {}), ...patch.models };
   const parsed = parseRunConfig(next); // throws, naming the bad field
   return { ...next, preset: parsed.preset, spar: parsed.spar, models: parsed.models, eval: parsed.eval, train: parsed.train };
 }

@@ -20,6 +20,12 @@ describe('run config', () => {
     expect(() => parseRunConfig({ eval: { set: { source: 'ifeval', count: 0, seed: 0 } } })).toThrow(/number of prompts/);
   });
 
+  it('a models patch naming one role keeps the other (two quick edits in Setup must not undo each other)', () => {
+    const actor = { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', model: 'a', verdict: true } as const;
+    const both = applyConfigPatch(applyConfigPatch({}, { models: { actor } }), { models: { refiner: { ...actor, model: 'r' } } });
+    expect(parseRunConfig(both).models).toEqual({ actor, refiner: { ...actor, model: 'r' } });
+  });
+
   it('keeps an endpoint while it is being filled in; a start says what is missing', () => {
     // Choosing "OpenAI-compatible endpoint" in Setup saves this before the user has typed anything.
     const chosen = applyConfigPatch({}, { models: { actor: NEW_ENDPOINT, refiner: { kind: 'lab', model: { type: 'tiny', seed: 1 } } } });
