@@ -7,7 +7,8 @@ import { findChromium, CHROMIUM_ARGS } from './scripts/chromium.mjs';
 const chromium: string | null = findChromium();
 
 // Two tiers: plain Node for pure TypeScript, and real Chromium (WebGPU through SwiftShader,
-// real IndexedDB) for anything that touches the browser.
+// real IndexedDB) for anything that touches the browser; and the browser tier's engine tests
+// once more in Node on Dawn (the `webgpu` package), which is how headless GPU machines run it.
 export default mergeConfig(
   viteConfig,
   defineConfig({
@@ -30,6 +31,17 @@ export default mergeConfig(
             environment: 'node',
             include: ['test/real-world/**/*.test.ts'],
             setupFiles: ['test/setup.ts'],
+          },
+        },
+        {
+          extends: true,
+          test: {
+            name: 'node-gpu',
+            environment: 'node',
+            include: ['test/browser/engine/gpu/**/*.test.ts', 'test/browser/engine/model/**/*.test.ts', 'test/browser/engine/train/gradients.test.ts', 'test/node-gpu/**/*.test.ts'],
+            setupFiles: ['test/setup.ts', 'test/node-gpu-setup.ts'],
+            testTimeout: 120_000,
+            hookTimeout: 120_000,
           },
         },
         {

@@ -5,6 +5,13 @@ import type { TinyModelOptions } from '../src/engine/tiny/tiny';
 
 /** Llama-shaped, f32, sized so SwiftShader runs the whole bench in about a minute. */
 export const BENCH_MODEL: TinyModelOptions = { arch: 'llama', hiddenSize: 512, numLayers: 4, numHeads: 8, numKvHeads: 2, intermediateSize: 1536, vocabSize: 8192, maxPositionEmbeddings: 1024 };
+
+/**
+ * Real models' shapes (their config.json), for the device check's random-weight models:
+ * Qwen2.5-0.5B (qkv bias, tied 151936-token head) and SmolLM2-360M (Llama, tied head).
+ */
+export const QWEN25_05B: TinyModelOptions = { arch: 'qwen2', hiddenSize: 896, numLayers: 24, numHeads: 14, numKvHeads: 2, intermediateSize: 4864, vocabSize: 151936, tieWordEmbeddings: true, maxPositionEmbeddings: 32768 };
+export const SMOLLM2_360M: TinyModelOptions = { arch: 'llama', hiddenSize: 960, numLayers: 32, numHeads: 15, numKvHeads: 5, intermediateSize: 2560, vocabSize: 49152, tieWordEmbeddings: true, ropeScaling: false, maxPositionEmbeddings: 8192 };
 export const PROMPT_TOKENS = 64;
 export const DECODE_STEPS = 16;
 
@@ -21,7 +28,7 @@ export function benchPair(vocabSize: number): { prompt: number[]; chosen: number
   return { prompt, chosen, rejected, seqs: { chosen: seq(chosen), rejected: seq(rejected) } };
 }
 
-/** The decode benchmarks' generation: `n` samples of the prompt, DECODE_STEPS + 1 tokens each. */
-export function decodeJob(prompt: number[], n: number, onToken: GpuGenerateJob['onToken']): GpuGenerateJob {
-  return { prompt, n, temperature: 1, topP: 0.95, maxTokens: DECODE_STEPS + 1, seed: 1, stopTokens: [], onToken };
+/** The decode benchmarks' generation: `n` samples of the prompt, `steps` + 1 tokens each. */
+export function decodeJob(prompt: number[], n: number, onToken: GpuGenerateJob['onToken'], steps = DECODE_STEPS): GpuGenerateJob {
+  return { prompt, n, temperature: 1, topP: 0.95, maxTokens: steps + 1, seed: 1, stopTokens: [], onToken };
 }

@@ -17,18 +17,21 @@ declare global {
   }
 }
 
+/** To the console, and to the page's log where there is a page (not in Node). */
 export function log(s: string): void {
   console.log(s);
-  const el = document.getElementById('log');
+  const el = globalThis.document?.getElementById('log');
   if (el) el.textContent += `\n${s}`;
 }
 
 /**
  * CPU ms of the GPU process (where SwiftShader runs the kernels): the work done, which other
- * programs sharing the cores hardly change, unlike wall time. NaN outside scripts/bench.mjs.
+ * programs sharing the cores hardly change, unlike wall time. NaN outside scripts/bench.mjs's
+ * browser (in Node, Dawn runs in the bench's own process).
  */
 export async function gpuCpuMs(): Promise<number> {
-  return window.gpuProcessCpuMs ? window.gpuProcessCpuMs() : NaN;
+  const hook = globalThis.window?.gpuProcessCpuMs;
+  return hook ? hook() : NaN;
 }
 
 /** Wall and GPU-process CPU ms per replay of `p`, encoded `reps` times into one submission. */

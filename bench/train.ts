@@ -1,5 +1,5 @@
 /**
- * The training benchmark, run by bench/engine.ts in the same page after the engine numbers. For
+ * The training benchmark, run after the engine numbers (engine-page.ts, node.ts, device-check.ts). For
  * one DPO pair (chosen and rejected sharing a prompt) on the bench model with the default LoRA
  * (q,v, r 8), each round measures:
  *   - the forward of the pair's tokens: the training engine's log-prob pass with the adapter, no
@@ -23,12 +23,14 @@ import { score } from '../src/engine/model/generate';
 import type { TrainEngine } from '../src/engine/train/engine';
 import { adapterParamCount, createAdapter } from '../src/engine/train/lora';
 import { Trainer } from '../src/engine/train/trainer';
-import { tinyWeights, type TinyModelOptions } from '../src/engine/tiny/tiny';
+import type { ModelWeights } from '../src/engine/model/weights';
+import type { TinyModelOptions } from '../src/engine/tiny/tiny';
 import { PAIR, benchPair } from './model';
+import { benchWeights, type BenchFormat } from './weights';
 
 export interface TrainBenchResult {
   adapter: { vendor: string; architecture: string };
-  model: { config: TinyModelOptions; weights: string; lora: string; loraParameters: number };
+  model: { config: TinyModelOptions; weights: BenchFormat; lora: string; loraParameters: number };
   pair: { promptTokens: number; chosenTokens: number; rejectedTokens: number; tokens: number };
   /** Seconds. */
   forward: number;
@@ -45,7 +47,15 @@ export interface TrainBenchResult {
   seconds: number;
 }
 
-const ROUNDS = 3; // after a warm-up round
+export interface TrainBenchOptions {
+  /** Matrices' storage (default f32). */
+  format?: BenchFormat;
+  /** Weights already made for the model and format (made here when absent). */
+  weights?: ModelWeights;
+  /** Measured rounds after the warm-up round (default 3). */
+  rounds?: number;
+  log?: (s: string) => void;
+}
 
 /** Wall time of each engine call, summed by method. */
 class TimedEngine implements TrainEngine {
@@ -66,10 +76,13 @@ class TimedEngine implements TrainEngine {
   setAdapter: TrainEngine['setAdapter'] = (a) => this.time('setAdapter', () => this.inner.setAdapter(a));
 }
 
-export async function trainBench(model: TinyModelOptions, log: (s: string) => void): Promise<TrainBenchResult> {
+export async function trainBench(model: TinyModelOptions, opts: TrainBenchOptions = {}): Promise<TrainBenchResult> {
+  const log = opts.log ?? ((s: string) => console.log(s));
+  const format = opts.format ?? 'f32';
+  const measuredRounds = opts.rounds ?? 3;
   const t0 = performance.now();
   const gpu = await Gpu.acquire();
-  const weights = tinyWeights(model);
+  const weights = opts.weights ?? benchWeights(model, format);
   const V = model.vocabSize!;
   const gm = await GpuModel.load(gpu, weights, { contextLength: 512 });
   const adapter = createAdapter('actor', weights.config, {}, { seed: 1 });
@@ -120,7 +133,7 @@ export async function trainBench(model: TinyModelOptions, log: (s: string) => vo
   // runs SwiftShader is shared, so the round with the median ratio is reported.
   type Round = { forward: number; inference: number; step: Awaited<ReturnType<typeof stepTime>>; ratio: number };
   const rounds: Round[] = [];
-  for (let round = 0; round <= ROUNDS; round++) {
+  for (let round = 0; round <= measuredRounds; round++) {
     const before = await forwardTime(engine);
     const inference = await inferenceTime();
     const st = await stepTime(engine);
@@ -166,7 +179,7 @@ export async function trainBench(model: TinyModelOptions, log: (s: string) => vo
   log(`with per-layer recompute: step ${recompute.stepOverForward.toFixed(2)}× the forward, training buffers ${mib(recompute.trainingBytes)} (peak ${mib(recompute.peakBytes)})`);
   return {
     adapter: { vendor: gpu.adapterInfo.vendor, architecture: gpu.adapterInfo.architecture },
-    model: { config: model, weights: 'f32', lora: 'q,v r8 alpha16', loraParameters: adapterParamCount(adapter) },
+    model: { config: model, weights: format, lora: 'q,v r8 alpha16', loraParameters: adapterParamCount(adapter) },
     pair: { promptTokens: PAIR.prompt, chosenTokens: PAIR.chosen, rejectedTokens: PAIR.rejected, tokens: pairTokens },
     forward: best.forward,
     inferenceForward: best.inference,

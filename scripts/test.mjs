@@ -1,11 +1,13 @@
 // `npm test`: every test tier, each reporting how many tests ran.
 //   1. unit     – vitest in Node
 //   1b. real-world – vitest in Node on files the real tools wrote (../shared/real-world)
+//   1c. node-gpu – the browser tier's engine tests in Node on Dawn (the `webgpu` package; Vulkan:
+//       a GPU's driver, else the SwiftShader driver Chromium ships)
 //   2. browser  – vitest in real Chromium (WebGPU via the GPU or SwiftShader, real IndexedDB)
 //   3. e2e      – Playwright on the built app served locally
 // Before them, the type checker (svelte-check over TypeScript and Svelte) must pass.
-// Options: --only unit|real-world|browser|e2e (repeatable). With CI=true a missing Chromium is a failure;
-// otherwise the browser tiers are skipped with a warning.
+// Options: --only unit|real-world|node-gpu|browser|e2e (repeatable). With CI=true a missing Chromium
+// (or no adapter for Dawn) is a failure; otherwise those tiers are skipped with a warning.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -57,6 +59,22 @@ if (wanted('real-world')) {
     console.error(`FAIL: the real-world files are missing (${dir}); CI needs them (set SPAR_REAL_WORLD to their folder).`);
     tiers.push({ name: 'real-world', code: 1, passed: 0, failed: 1, skipped: 0, note: `missing ${dir}` });
   } else console.warn(`WARNING: ${dir} is missing; skipping the real-world tier (set SPAR_REAL_WORLD to its folder).`);
+}
+if (wanted('node-gpu')) {
+  // Dawn needs a Vulkan loader and driver here: ask it for an adapter first (src/node/probe.ts).
+  const probe = spawnSync('npx', ['tsx', 'src/node/probe.ts'], { encoding: 'utf8', shell: process.platform === 'win32' });
+  let report = null;
+  try {
+    report = JSON.parse(probe.stdout);
+  } catch {}
+  if (report?.available) vitestTier('node-gpu', 'node-gpu');
+  else {
+    const why = report ? `${report.reason} ${report.advice}` : `the probe failed: ${(probe.stderr || probe.stdout || '').trim()}`;
+    if (CI) {
+      console.error(`FAIL: Dawn (Node) has no WebGPU adapter: ${why}`);
+      tiers.push({ name: 'node-gpu', code: 1, passed: 0, failed: 1, skipped: 0, note: 'no adapter for Dawn' });
+    } else console.warn(`WARNING: skipping the node-gpu tier: Dawn (Node) has no WebGPU adapter: ${why}`);
+  }
 }
 if (chromium && wanted('browser')) vitestTier('browser', 'browser');
 if (chromium && wanted('e2e')) {

@@ -9,7 +9,6 @@
  */
 import { LabError } from '../../errors';
 import { openDevice, type DeviceRequest } from './acquire';
-import { WEBGPU_ADVICE } from './report';
 import { MemoryPool, type MemoryCategory, type MemoryReport, type PooledBuffer } from './memory';
 import { PipelineCache } from './pipelines';
 
@@ -31,7 +30,9 @@ export interface GpuLimits {
   minStorageBufferOffsetAlignment: number;
 }
 
-const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+// Read when used, not as the module loads: in Node the WebGPU globals exist only once a source
+// (Dawn) is installed.
+const storageUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 
 export class Gpu {
   readonly memory: MemoryPool;
@@ -80,7 +81,7 @@ export class Gpu {
   /** Requests an adapter and a device with the limits the engine needs. */
   static async acquire(opts: AcquireOptions = {}): Promise<Gpu> {
     const opened = await openDevice(opts);
-    if (!opened.ok) throw new LabError('no-webgpu', `${opened.reason} ${WEBGPU_ADVICE}`);
+    if (!opened.ok) throw new LabError('no-webgpu', `${opened.reason} ${opened.advice}`);
     const { adapter, device, shaderF16, subgroups } = opened;
     const narrow = subgroups && (adapter.info.subgroupMaxSize ?? Infinity) <= 4;
     return new Gpu(device, adapter.info, shaderF16, subgroups, narrow, opts.maxBindingBytes ?? Infinity);
@@ -117,7 +118,7 @@ export class Gpu {
           'per buffer. Use a smaller or quantized (q4) model.',
       );
     }
-    const b = this.memory.acquire(size, STORAGE, category, label);
+    const b = this.memory.acquire(size, storageUsage(), category, label);
     if (data) this.write(b.buffer, 0, data);
     return b;
   }

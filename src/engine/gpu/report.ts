@@ -3,6 +3,7 @@
  * which adapter it is, `shader-f16` (f16 weights and math), and the limits that decide which
  * models fit (largest buffer, largest storage binding, workgroup sizes).
  */
+import { gpuSource, gpuAdvice, type GpuSource } from './source';
 
 export interface GpuLimitsReport {
   maxBufferSize: number;
@@ -29,12 +30,8 @@ export type GpuReport =
     }
   | { available: false; reason: string; advice: string };
 
-export const WEBGPU_ADVICE =
-  'SPaR Lab needs WebGPU. Use a recent Chrome or Edge (113+) on Windows, macOS or ChromeOS, ' +
-  'Chrome on Android 121+, or Safari 26+. On Linux, start Chrome with ' +
-  '--enable-unsafe-webgpu --enable-features=Vulkan (or enable chrome://flags/#enable-unsafe-webgpu). ' +
-  'Firefox 141+ has WebGPU on Windows; elsewhere enable dom.webgpu.enabled in about:config. ' +
-  'Check chrome://gpu for "WebGPU: Hardware accelerated".';
+// The browser's advice lives with the sources of adapters; importers keep finding it here.
+export { WEBGPU_ADVICE } from './source';
 
 const LIMIT_NAMES: (keyof GpuLimitsReport)[] = [
   'maxBufferSize',
@@ -46,30 +43,23 @@ const LIMIT_NAMES: (keyof GpuLimitsReport)[] = [
   'maxComputeWorkgroupsPerDimension',
 ];
 
-/** Probes `gpu` (navigator.gpu by default). Never throws: a missing WebGPU is a report too. */
-export async function probeWebGpu(
-  gpu: GPU | undefined = (globalThis.navigator as Navigator | undefined)?.gpu,
-): Promise<GpuReport> {
-  if (!gpu) {
+/** Probes `source` (the installed one, navigator.gpu in a browser). Never throws: a missing WebGPU is a report too. */
+export async function probeWebGpu(source: GpuSource | null = gpuSource()): Promise<GpuReport> {
+  if (!source) {
     return {
       available: false,
       reason: 'This browser does not expose WebGPU (navigator.gpu is missing).',
-      advice: WEBGPU_ADVICE,
+      advice: gpuAdvice(),
     };
   }
+  const { advice } = source;
   let adapter: GPUAdapter | null;
   try {
-    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    adapter = await source.gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (e) {
-    return { available: false, reason: `requestAdapter() failed: ${String(e)}`, advice: WEBGPU_ADVICE };
+    return { available: false, reason: `requestAdapter() failed: ${String(e)}`, advice };
   }
-  if (!adapter) {
-    return {
-      available: false,
-      reason: 'WebGPU is present but no GPU adapter is available (blocklisted driver or disabled GPU).',
-      advice: WEBGPU_ADVICE,
-    };
-  }
+  if (!adapter) return { available: false, reason: source.noAdapter, advice };
   const info = adapter.info;
   const limits = Object.fromEntries(LIMIT_NAMES.map((n) => [n, Number(adapter.limits[n])])) as unknown as GpuLimitsReport;
   const features = [...adapter.features].map(String).sort();
