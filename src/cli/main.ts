@@ -30,6 +30,9 @@ const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   logits: () => import('./logits').then((m) => m.command),
   ifeval: () => import('./ifeval').then((m) => m.command),
   'dpo-grads': () => import('./dpo-grads').then((m) => m.command),
+  'toy-data': () => import('./toy-data').then((m) => m.command),
+  'toy-eval': () => import('./toy-eval').then((m) => m.command),
+  generate: () => import('./generate').then((m) => m.command),
 };
 
 /** Error kinds that mean "the lab cannot use this input" rather than a bug: exit status 2. */

@@ -191,7 +191,7 @@ export interface TinyHfOptions extends TinyModelOptions {
 const HF_DTYPE_NAMES = { f32: 'float32', f16: 'float16', bf16: 'bfloat16' } as const;
 
 /** The tiny tokenizer_config.json as transformers 4.47 saves it: the chat markers listed as additional special tokens. */
-function tinyV4TokenizerConfig(): Record<string, unknown> {
+export function tinyV4TokenizerConfig(): Record<string, unknown> {
   return { ...tinyTokenizerConfig(), additional_special_tokens: ['<|im_start|>', '<|im_end|>'], extra_special_tokens: {} };
 }
 
