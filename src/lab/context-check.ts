@@ -16,7 +16,7 @@
 import type { ChatMessage } from '../backends/types';
 import type { SparConfig } from '../spar/config';
 import { judgeMessages, refineMessages } from '../spar/templates';
-import { describeSource, modelKey, TINY_MODEL_CONTEXT, type Role, type RoleBinding } from './run-config';
+import { BUNDLED_MODELS, describeSource, modelKey, TINY_MODEL_CONTEXT, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
 
 /** What the check needs of one role's model. */
 export interface ModelWindow {
@@ -26,8 +26,15 @@ export interface ModelWindow {
   contextLength: number;
   /** Tokens of a conversation as the role's backend sends it (chat template and generation prompt included). */
   countChat(messages: readonly ChatMessage[]): number;
-  /** The generated tiny demo model: no budget makes the paper's prompts fit it. */
-  tiny: boolean;
+  /** The preset a small model is made for (the tiny demo model, SPaR-toy), whose budgets fit it; null for other models. */
+  madeFor: string | null;
+}
+
+/** The preset whose budgets a small model is made for: its title, or null for a real model. */
+export function madeForPreset(s: ModelSourceSpec): string | null {
+  if (s.type === 'tiny') return 'Tiny demo';
+  if (s.type === 'bundled' && s.name === 'spar-toy') return 'Toy world';
+  return null;
 }
 
 const SETUP: Record<Role, string> = { actor: 'Setup → Actor', refiner: 'Setup → Refiner' };
@@ -82,8 +89,8 @@ export function contextProblems(spar: SparConfig, instruction: string | null, wi
   const listed = `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
   const room = refiner.contextLength - fixed - 1;
   const budgets = refining ? 'spar.judge.maxTokens plus the larger of spar.sample.maxTokens and spar.refine.maxTokens' : 'spar.sample.maxTokens';
-  const advice = refiner.tiny
-    ? "The tiny random model is for the Tiny demo preset: use that preset, or choose a real instruction-tuned model (e.g. a SmolLM2, Qwen2.5 or Llama-3.2 instruct model) for the actor and the refiner in Setup."
+  const advice = refiner.madeFor
+    ? `This model is made for the ${refiner.madeFor} preset: use that preset, or choose a real instruction-tuned model (e.g. a SmolLM2, Qwen2.5 or Llama-3.2 instruct model) for the actor and the refiner in Setup.`
     : room > 0
       ? `Lower the budgets in Setup → SPaR settings so that ${budgets} stay under ${fmt(room)}, or choose a refiner with a longer context in ${SETUP.refiner}.`
       : `The templates alone fill it: shorten them in Setup → SPaR settings, or choose a refiner with a longer context in ${SETUP.refiner}.`;
@@ -115,19 +122,20 @@ export interface KnownContexts {
   webllm: (modelId: string) => number | null;
 }
 
-/** The page's estimate of a role's window: known for the tiny model, loaded models and web-llm's catalog; null otherwise. */
+/** The page's estimate of a role's window: known for the tiny model, the models shipped with the app, loaded models and web-llm's catalog; null otherwise. */
 export function estimatedWindow(b: RoleBinding, known: KnownContexts): ModelWindow | null {
   let contextLength: number | null = null;
   let name = '';
   if (b.kind === 'lab') {
     name = describeSource(b.model);
-    contextLength = b.model.type === 'tiny' ? TINY_MODEL_CONTEXT : (known.loaded.find((m) => m.key === modelKey(b.model))?.contextLength ?? null);
+    const m = b.model;
+    contextLength = m.type === 'tiny' ? TINY_MODEL_CONTEXT : m.type === 'bundled' ? BUNDLED_MODELS[m.name].contextLength : (known.loaded.find((l) => l.key === modelKey(m))?.contextLength ?? null);
   } else if (b.kind === 'webllm') {
     name = `web-llm ${b.model}`;
     contextLength = known.webllm(b.model);
   }
   if (contextLength === null) return null;
-  return { name, contextLength, countChat: estimateChatTokens, tiny: b.kind === 'lab' && b.model.type === 'tiny' };
+  return { name, contextLength, countChat: estimateChatTokens, madeFor: b.kind === 'lab' ? madeForPreset(b.model) : null };
 }
 
 /** The page's check of settings and models as Setup has them (no instruction counted): what Setup and Self-play warn about. */

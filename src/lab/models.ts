@@ -1,7 +1,7 @@
 /**
- * The worker's model host: loads models by source (the generated tiny demo model, a Hugging
- * Face repository, a folder of local files), keeps each loaded once, and hands out role-bound
- * backends — a lab-engine view with the role's adapters, a web-llm model (frozen; see
+ * The worker's model host: loads models by source (the generated tiny demo model, a model
+ * shipped with the app, a Hugging Face repository, a folder of local files), keeps each loaded
+ * once, and hands out role-bound backends — a lab-engine view with the role's adapters, a web-llm model (frozen; see
  * webllm-host.ts), or an OpenAI-compatible endpoint. Actor and refiner on the same model share
  * one loaded base (two views over one engine); web-llm roles are loaded together in one call.
  */
@@ -14,14 +14,15 @@ import { LabError } from '../errors';
 import { hubSource, offlineError, type HubSourceOptions } from '../engine/load/fetch';
 import { browserFilesSource, memorySource, type FileSource, type PickedFile } from '../engine/load/files';
 import { loadModel, type LoadedModel } from '../engine/load/model';
+import { urlSource } from '../engine/load/url-source';
 import { checkModelFits, planModel, totalProgress, type DeviceLimits, type FitReport } from '../engine/load/plan';
 import type { LoraAdapter } from '../engine/model/weights';
 import { tinyModelFiles } from '../engine/tiny/tiny';
 import { nameOrPathOf } from '../models/hf-base';
 import type { Models } from '../spar/instruction';
 import { CPU_ENGINE, type EngineKind, type LabEngineLike, type Trainable } from './engine';
-import { describeSource, modelKey, requireCompleteBinding, TINY_MODEL_CONTEXT, webLlmIds, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
-import type { ModelWindow } from './context-check';
+import { BUNDLED_MODELS, describeSource, modelKey, requireCompleteBinding, TINY_MODEL_CONTEXT, webLlmIds, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
+import { madeForPreset, type ModelWindow } from './context-check';
 import { WebLlmHost, type WebLlmHostOptions } from './webllm-host';
 
 /** The tiny demo model's shape: the generator's defaults with room for the demo's prompts. */
@@ -70,6 +71,11 @@ export interface ModelHostOptions {
   engine?: EngineKind;
   /** Hub access (tests point it at a local server or a fake fetch). */
   hub?: Pick<HubSourceOptions, 'endpoint' | 'fetch' | 'caches'>;
+  /**
+   * Where the models shipped with the app are: the absolute URL of the folder holding one folder
+   * per model (the worker's: `<app base URL>models/` on the page's origin).
+   */
+  bundled?: { baseUrl: string; fetch?: typeof fetch };
   /** How OpenAI-compatible endpoints are asked (tests: a fake fetch, short retry waits); default the backend's. */
   endpoints?: Pick<OpenAIBackendOptions, 'fetch' | 'maxRetries' | 'retryDelayMs' | 'maxRetryDelayMs' | 'timeoutMs'>;
   /** This device's WebGPU limits for the fit check; null where there is no WebGPU. */
@@ -255,7 +261,7 @@ export class ModelHost {
       name: describeSource(b.model),
       contextLength: training.contextLength,
       countChat: (messages) => training.tokenizer.encodeChat(messages, { addGenerationPrompt: true }).length,
-      tiny: b.model.type === 'tiny',
+      madeFor: madeForPreset(b.model),
     };
   }
 
@@ -301,7 +307,7 @@ export class ModelHost {
         fit = checkModelFits(plan, limits);
         if (fit.verdict === 'too-large') throw new LabError('out-of-memory', fit.message);
       }
-      const label = req.type === 'hub' ? 'Downloading (or reading from the browser cache)' : 'Reading the files';
+      const label = req.type === 'hub' ? 'Downloading (or reading from the browser cache)' : req.type === 'bundled' ? 'Reading the files shipped with the app' : 'Reading the files';
       const onFile = totalProgress(plan, (done, total) => progress({ label, done, total: total ?? undefined }));
       loaded = await loadModel(source, { onProgress: (path, done) => onFile(path, done) }).catch((e) => Promise.reject(offlineError(source, e)));
       // Small files (tokenizer, configs) are read without progress: close the bar at 100%.
@@ -347,6 +353,11 @@ export class ModelHost {
 
   private source(req: LoadRequest, signal?: AbortSignal): FileSource {
     if (req.type === 'hub') return hubSource(req.repo, { revision: req.revision, signal, ...this.opts.hub });
+    if (req.type === 'bundled') {
+      const bundled = this.opts.bundled;
+      if (!bundled) throw new LabError('internal', `${describeSource(req)} is served with the app, and this model host was not told the app's address.`);
+      return urlSource(new URL(`${req.name}/`, bundled.baseUrl.endsWith('/') ? bundled.baseUrl : `${bundled.baseUrl}/`).href, describeSource(req), { fetch: bundled.fetch, signal });
+    }
     if (req.type === 'files') {
       if (!req.files?.length) throw new LabError('invalid-input', 'No files were chosen. Choose the model folder (config.json or mlc-chat-config.json, weights, tokenizer.json).');
       return browserFilesSource(req.files, req.label);
@@ -362,5 +373,6 @@ export class ModelHost {
 function nameOf(req: LoadRequest): string {
   if (req.type === 'tiny') return `tiny-${req.seed}`;
   if (req.type === 'hub') return req.repo.split('/').pop() ?? req.repo;
+  if (req.type === 'bundled') return BUNDLED_MODELS[req.name].title;
   return req.label;
 }

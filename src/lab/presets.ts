@@ -1,6 +1,10 @@
 /**
  * Starting points for a run's settings.
  *
+ * - Toy world (the default): SPaR-toy, a 1M-parameter model shipped with the app and trained
+ *   from scratch on the toy world (src/toy), with the judge and refine templates it was trained
+ *   on. It is not a language model, but inside the toy world it follows about half the
+ *   constraints, judges and refines, so SPaR visibly improves it in minutes.
  * - Tiny demo: a random tiny model (about 60k parameters) and budgets small enough that a whole
  *   iteration takes a minute or two on any device. Its text is noise. So that the loop still
  *   runs end to end, verdicts are read out from P(yes) vs P(no) where a critique has none
@@ -15,8 +19,40 @@
  */
 import { DEFAULT_TEMPLATES, type SparTemplates } from '../spar/templates';
 import { parseSparConfig, type SparConfig } from '../spar/config';
-import { DEFAULT_EVAL, TINY_MODEL, type EvalSettings, type PresetName, type Role, type RoleBinding, type RunConfigPatch } from './run-config';
+import { TOY_TEMPLATES } from '../toy/roles';
+import type { GenerateOptions } from './prompts';
+import { DEFAULT_EVAL, SPAR_TOY, TINY_MODEL, type EvalSettings, type PresetName, type Role, type RoleBinding, type RunConfigPatch } from './run-config';
 import { defaultTrainConfig, type TrainConfig } from './train-settings';
+
+/**
+ * The Toy world's SPaR budgets. SPaR-toy's answers are short (a title, a few sentences, a P.S.)
+ * and its critiques are a line per constraint and "Final Judgement: Yes|No", so these leave room
+ * in its 1024-token context for the refine prompt (instruction, answer, critique, refinement).
+ */
+export function toyWorldSpar(): SparConfig {
+  return parseSparConfig({
+    seed: 0,
+    sample: { n: 4, temperature: 0.9, topP: 0.9, maxTokens: 160 },
+    judge: { k: 3, maxTokens: 64, verdict: 'parsed' },
+    refine: { maxTokens: 220, attempts: 2 },
+    search: { branch: 2, selectBranch: 1, maxDepth: 2, callOrder: 'batched' },
+    templates: TOY_TEMPLATES,
+  });
+}
+
+/**
+ * Training for the Toy world, every knob in one place: a few dozen pairs and RFT records on a
+ * 1M-parameter model, so a LoRA learning rate well above a real model's and a few epochs.
+ */
+export const TOY_WORLD_TRAINING = {
+  actor: { lr: 2e-3, epochs: 3, batchSize: 2, warmupRatio: 0 },
+  refiner: { lr: 2e-3, epochs: 3, batchSize: 2, warmupRatio: 0 },
+} as const;
+
+export function toyWorldTrain(): TrainConfig {
+  const d = defaultTrainConfig();
+  return { actor: { ...d.actor, ...TOY_WORLD_TRAINING.actor }, refiner: { ...d.refiner, ...TOY_WORLD_TRAINING.refiner } };
+}
 
 export const TINY_DEMO_TEMPLATES: SparTemplates = {
   ...DEFAULT_TEMPLATES,
@@ -66,9 +102,27 @@ export interface Preset {
   models?: Record<Role, RoleBinding>;
   eval: EvalSettings;
   train: () => TrainConfig;
+  /** Training instructions a new run made from the preset starts with (others start with none). */
+  instructions?: GenerateOptions;
 }
 
+/** The preset a new run starts from. */
+export const DEFAULT_PRESET: Exclude<PresetName, 'custom'> = 'toy-world';
+
 export const PRESETS: Record<Exclude<PresetName, 'custom'>, Preset> = {
+  'toy-world': {
+    name: 'toy-world',
+    title: 'Toy world',
+    description:
+      'SPaR-toy, a 1M-parameter model shipped with the app and trained from scratch on a toy world: short notes about 24 topics under one to three of ten IFEval constraints. ' +
+      'It is not a language model (outside the toy world it writes nonsense), but it follows about half the constraints, judges with "Final Judgement: Yes/No" and refines with small edits, ' +
+      'so SPaR visibly improves it in minutes, on any device, offline. 16 toy instructions, n = 4 samples, k = 3 critiques, 2 branches, depth 2; evaluated on 40 held-out toy prompts.',
+    spar: toyWorldSpar,
+    models: { actor: { kind: 'lab', model: SPAR_TOY }, refiner: { kind: 'lab', model: SPAR_TOY } },
+    eval: { ...DEFAULT_EVAL, set: { source: 'toy', count: 40, seed: 0 }, temperature: 0, maxTokens: 160 },
+    train: toyWorldTrain,
+    instructions: { source: 'toy', count: 16, seed: 0 },
+  },
   'tiny-demo': {
     name: 'tiny-demo',
     title: 'Tiny demo',

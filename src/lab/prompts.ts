@@ -1,5 +1,6 @@
 /**
- * A run's instructions: built-in constraint prompts from the generator, the official IFEval
+ * A run's instructions: built-in constraint prompts from the generator, the toy world's
+ * training split (what SPaR-toy learned to answer; src/toy), the official IFEval
  * prompts (bundled, so they work offline), and uploaded IFEval or SPaR-style files (bad lines
  * are reported with their line number and the good ones kept). Prompts are de-duplicated by
  * text within a run; ids are `p000000`, `p000001`, … in the order added, so the store lists
@@ -10,6 +11,7 @@ import { generateInstructions, parsePromptSet, toIfevalRecord, type IfevalRecord
 import type { Kwargs } from '../eval/instructions';
 import { PyRandom } from '../py-random';
 import type { PromptRecord } from '../store/records';
+import { toyInstructions } from '../toy/world';
 import type { EvalSetSpec } from './run-config';
 import type { LabStoreLike } from './store';
 
@@ -23,8 +25,11 @@ export interface AddResult {
 }
 
 export interface GenerateOptions {
+  /** 'builtin' (the default): our seed tasks over the 25 IFEval types; 'toy': the toy world's training split. */
+  source?: 'builtin' | 'toy';
   count: number;
   seed: number;
+  /** Built-in only (a toy instruction has one to three constraints). */
   minConstraints?: number;
   maxConstraints?: number;
 }
@@ -67,6 +72,7 @@ export function ifevalPrompts(): Promise<IfevalRecord[]> {
 /** The prompts of an evaluation set, in evaluation order. */
 export async function evalSetRecords(spec: EvalSetSpec): Promise<IfevalRecord[]> {
   if (spec.source === 'generated') return generateInstructions({ count: spec.count, seed: spec.seed });
+  if (spec.source === 'toy') return toyInstructions({ count: spec.count, seed: spec.seed, split: 'heldout' }).map((t) => t.record);
   if (spec.source === 'upload') return spec.records.map((r, i) => toIfevalRecord(r, i));
   const all = [...(await ifevalPrompts())];
   if (spec.count >= all.length) return all;
@@ -94,6 +100,7 @@ export class PromptService {
 
   generate(runId: string, o: GenerateOptions): Promise<AddResult> {
     if (!Number.isInteger(o.count) || o.count < 1 || o.count > 100_000) throw new LabError('invalid-input', 'Generate between 1 and 100 000 prompts.');
+    if (o.source === 'toy') return this.add(runId, toyInstructions({ count: o.count, seed: o.seed, split: 'train' }).map((t) => t.record), `toy world (seed ${o.seed})`);
     const records = generateInstructions({ count: o.count, seed: o.seed, minConstraints: o.minConstraints, maxConstraints: o.maxConstraints });
     return this.add(runId, records, `generated (seed ${o.seed})`);
   }

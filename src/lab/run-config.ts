@@ -14,8 +14,23 @@ export type ModelSourceSpec =
   | { type: 'tiny'; seed: number }
   /** A Hugging Face repository (MLC build or safetensors checkpoint), cached in the browser. */
   | { type: 'hub'; repo: string; revision?: string }
+  /** A model shipped with the app (public/models/<name>/), read from the app's own address: no hub, works offline. */
+  | { type: 'bundled'; name: BundledModelName }
   /** A folder the user picked or dropped; it has to be opened again after a reload. */
   | { type: 'files'; label: string };
+
+/**
+ * The models shipped with the app, by folder name. Their context is known before they load, so
+ * the page can check the settings against it (it is the config's max_position_embeddings).
+ */
+export const BUNDLED_MODELS = {
+  'spar-toy': { title: 'SPaR-toy', contextLength: 1024 },
+} as const satisfies Record<string, { title: string; contextLength: number }>;
+
+export type BundledModelName = keyof typeof BUNDLED_MODELS;
+
+/** SPaR-toy: 1M parameters trained from scratch on the toy world (src/toy); the Toy world preset's actor and refiner. */
+export const SPAR_TOY: Extract<ModelSourceSpec, { type: 'bundled' }> = { type: 'bundled', name: 'spar-toy' };
 
 /**
  * An OpenAI-compatible server and the model it serves. Stored as the user types it, so it may be
@@ -49,6 +64,8 @@ export type EvalSetSpec =
   | { source: 'ifeval'; count: number; seed: number }
   /** Built-in constraint prompts drawn with their own seed (held out from training by text). */
   | { source: 'generated'; count: number; seed: number }
+  /** The toy world's held-out split: each prompt has a (topic, constraint) combination SPaR-toy never trained on. */
+  | { source: 'toy'; count: number; seed: number }
   /** Uploaded IFEval-format records, kept in the run. */
   | { source: 'upload'; name: string; records: unknown[] };
 
@@ -151,7 +168,9 @@ export interface IterationEntry {
   training?: Partial<Record<Role, TrainEntry>>;
 }
 
-export type PresetName = 'tiny-demo' | 'paper' | 'custom';
+export type PresetName = 'toy-world' | 'tiny-demo' | 'paper' | 'custom';
+
+const PRESET_NAMES: readonly PresetName[] = ['toy-world', 'tiny-demo', 'paper', 'custom'];
 
 export interface RunConfig {
   preset: PresetName;
@@ -194,7 +213,7 @@ export function defaultRunConfig(): RunConfig {
 export function parseRunConfig(raw: Record<string, unknown> | undefined): RunConfig {
   const d = defaultRunConfig();
   const c = raw ?? {};
-  const preset = c.preset === 'tiny-demo' || c.preset === 'paper' || c.preset === 'custom' ? c.preset : d.preset;
+  const preset = PRESET_NAMES.includes(c.preset as PresetName) ? (c.preset as PresetName) : d.preset;
   const models = isObject(c.models) ? c.models : {};
   return {
     preset,
@@ -256,6 +275,10 @@ export function checkSource(s: unknown, role = 'model'): ModelSourceSpec {
     const revision = typeof s.revision === 'string' && s.revision.trim() ? s.revision.trim() : undefined;
     return revision ? { type: 'hub', repo: s.repo.trim(), revision } : { type: 'hub', repo: s.repo.trim() };
   }
+  if (s.type === 'bundled') {
+    if (typeof s.name !== 'string' || !Object.hasOwn(BUNDLED_MODELS, s.name)) throw bad(`the app ships no model ${JSON.stringify(s.name)} (it ships ${Object.keys(BUNDLED_MODELS).join(', ')})`);
+    return { type: 'bundled', name: s.name as BundledModelName };
+  }
   if (s.type === 'files') {
     if (typeof s.label !== 'string' || !s.label) throw bad('the folder needs a name');
     return { type: 'files', label: s.label };
@@ -275,7 +298,7 @@ function checkEval(e: unknown): EvalSettings {
   if (!(Number.isInteger(r.budget) && r.budget >= 1)) throw bad('the refinement budget must be a whole number ≥ 1');
   const s = out.set as unknown;
   if (!isObject(s)) throw bad('choose a prompt set');
-  if (s.source === 'ifeval' || s.source === 'generated') {
+  if (s.source === 'ifeval' || s.source === 'generated' || s.source === 'toy') {
     if (!Number.isInteger(s.count) || (s.count as number) < 1) throw bad('the number of prompts must be a whole number ≥ 1');
     if (!Number.isInteger(s.seed)) throw bad('the seed must be a whole number');
   } else if (s.source === 'upload') {
@@ -292,12 +315,14 @@ function checkEval(e: unknown): EvalSettings {
 export function modelKey(s: ModelSourceSpec): string {
   if (s.type === 'tiny') return `tiny:${s.seed}`;
   if (s.type === 'hub') return `hub:${s.repo}@${s.revision ?? 'main'}`;
+  if (s.type === 'bundled') return `bundled:${s.name}`;
   return `files:${s.label}`;
 }
 
 export function describeSource(s: ModelSourceSpec): string {
   if (s.type === 'tiny') return `tiny random model (seed ${s.seed})`;
   if (s.type === 'hub') return `${s.repo}${s.revision && s.revision !== 'main' ? `@${s.revision}` : ''}`;
+  if (s.type === 'bundled') return `${BUNDLED_MODELS[s.name].title} (shipped with the app)`;
   return `local folder “${s.label}”`;
 }
 

@@ -7,13 +7,14 @@
  * - An MLC build is named after the model it was converted from: mlc_llm's convention (and
  *   mlc-ai's conversion space) is `${name}-${quantization}-MLC`, `name` being the Hugging Face
  *   repository's name; web-llm's ids may add a suffix (-1k). The owner follows from the family.
+ * - A model shipped with the app (SPaR-toy) is on no hub: its folder is in the app's public/models/.
  * - A local checkpoint folder says it only in config.json's `_name_or_path` (transformers writes the
  *   name it was loaded from when it saves); a local MLC build only in its folder name.
  * Anything else is unknown: null, which PEFT accepts (PeftModel.from_pretrained(base, folder) gets
  * the base from its caller), and the note says so and what to do.
  */
 import { readJson, type FileSource } from '../engine/load/files';
-import type { ModelSourceSpec } from '../lab/run-config';
+import { describeSource, type ModelSourceSpec } from '../lab/run-config';
 
 export interface MlcBuildName {
   /** The converted model's Hugging Face repository name, e.g. "SmolLM2-135M-Instruct". */
@@ -111,6 +112,7 @@ function mlcBase(what: string, idOrRepo: string): PeftBase {
  */
 export function peftBaseModel(source: ModelSourceSpec, loaded: LoadedModelFacts | null = null): PeftBase {
   if (source.type === 'tiny') return unknown('The tiny demo model is generated in this browser and exists on no hub');
+  if (source.type === 'bundled') return unknown(`${describeSource(source)} is the model in SPaR Lab's public/models/${source.name}/ folder and exists on no hub`);
   if (source.type === 'hub') {
     const mlc = loaded ? loaded.format === 'mlc' : parseMlcBuildName(source.repo) !== null;
     return mlc ? mlcBase(source.repo, source.repo) : named(source.repo, source.revision ?? null, 'the Hugging Face repository the model was loaded from');

@@ -26,6 +26,7 @@ test('navigator.gpu without an adapter: the CPU reference engine serves, and Set
 
   const name = `cpu ${Date.now()}`;
   await page.getByLabel('New run').fill(name);
+  await page.getByLabel('Preset').selectOption('tiny-demo');
   await page.getByLabel('New run').press('Enter');
   await page.getByTestId('run-row').filter({ hasText: name }).getByRole('button', { name: `Open ${name}` }).click();
   await expect(page.getByTestId('engine-name')).toHaveText('CPU reference engine');

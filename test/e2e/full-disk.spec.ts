@@ -51,6 +51,7 @@ async function view(page: Page, title: string): Promise<void> {
 
 async function createRun(page: Page, name: string): Promise<void> {
   await page.getByLabel('New run').fill(name);
+  await page.getByLabel('Preset').selectOption('tiny-demo');
   await page.getByLabel('New run').press('Enter');
   await expect(page.getByTestId('run-row').filter({ hasText: name })).toBeVisible();
 }

@@ -21,6 +21,7 @@ async function view(page: Page, title: string): Promise<void> {
 
 async function createRun(page: Page, name: string): Promise<string> {
   await page.getByLabel('New run').fill(name);
+  await page.getByLabel('Preset').selectOption('tiny-demo');
   await page.getByLabel('New run').press('Enter');
   const row = page.getByTestId('run-row').filter({ hasText: name });
   await expect(row).toBeVisible();

@@ -30,7 +30,7 @@ test('a second tab follows the first, cannot delete the run it is running, and i
 
   await a.goto('/');
   await a.getByLabel('New run').fill('Two tabs');
-  await expect(a.getByLabel('Preset')).toHaveValue('tiny-demo');
+  await a.getByLabel('Preset').selectOption('tiny-demo');
   await a.getByLabel('New run').press('Enter');
   await openRun(a, 'Two tabs');
   await view(a, 'Data');

@@ -22,6 +22,7 @@ test('Setup offers web-llm models flagged for this GPU, in a picker that works f
   await page.goto('/');
   const name = `web-llm ${Date.now()}`;
   await page.getByLabel('New run').fill(name);
+  await page.getByLabel('Preset').selectOption('tiny-demo');
   await page.getByLabel('New run').press('Enter');
   await page.getByTestId('run-row').filter({ hasText: name }).getByRole('button', { name: `Open ${name}` }).click();
   await expect(page.getByTestId('webllm-card')).toContainText('Not started');

@@ -12,7 +12,8 @@
  * fetch and the cache storage are injectable, so tests run without the network.
  */
 import { LabError } from '../../errors';
-import type { FileSource, ReadProgress } from './files';
+import type { FileSource } from './files';
+import { readBody } from './http-body';
 
 export const HUB_ENDPOINT = 'https://huggingface.co';
 /** Our own cache of model files (Cache Storage name). */
@@ -115,41 +116,6 @@ export function hubSource(repo: string, opts: HubSourceOptions = {}): HubSource 
     throw new LabError('network', `Downloading ${path} from ${label} failed with HTTP ${res.status}. Try again later.`);
   };
 
-  /** The whole body, reporting bytes as they arrive. */
-  const readBody = async (path: string, res: Response, onProgress?: ReadProgress): Promise<Uint8Array> => {
-    const total = Number(res.headers.get('content-length')) || null;
-    if (!res.body) {
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      onProgress?.(path, bytes.byteLength, total ?? bytes.byteLength);
-      return bytes;
-    }
-    const reader = res.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let loaded = 0;
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        chunks.push(value);
-        loaded += value.byteLength;
-        onProgress?.(path, loaded, total);
-      }
-    } catch (e) {
-      if (opts.signal?.aborted) throw new LabError('cancelled', 'Download cancelled.');
-      throw new LabError('network', `The download of ${path} from ${label} broke off after ${loaded} bytes: ${(e as Error).message}. Try again.`, { cause: e });
-    }
-    if (total !== null && loaded !== total) {
-      throw new LabError('network', `The download of ${path} from ${label} stopped at ${loaded} of ${total} bytes. Try again.`);
-    }
-    const bytes = new Uint8Array(loaded);
-    let off = 0;
-    for (const c of chunks) {
-      bytes.set(c, off);
-      off += c.byteLength;
-    }
-    return bytes;
-  };
-
   return {
     repo,
     label,
@@ -181,7 +147,7 @@ export function hubSource(repo: string, opts: HubSourceOptions = {}): HubSource 
         onProgress?.(path, bytes.byteLength, bytes.byteLength);
         return bytes;
       }
-      const bytes = await readBody(path, await request(path), onProgress);
+      const bytes = await readBody(path, await request(path), label, opts.signal, onProgress);
       known.set(path, true);
       if (storage) {
         try {

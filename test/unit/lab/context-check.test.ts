@@ -16,7 +16,7 @@ const tiny: RoleBinding = { kind: 'lab', model: TINY_MODEL };
 const INSTRUCTION = 'Write a short poem about the sea. Your answer must contain a title, wrapped in double angular brackets, such as <<poem of joy>>.';
 
 /** A model with `contextLength` whose chat template adds nothing, counting four characters a token. */
-const fake = (contextLength: number): ModelWindow => ({ name: `a ${contextLength}-token model`, contextLength, countChat: (m) => m.reduce((n, x) => n + Math.ceil(x.content.length / 4), 0), tiny: false });
+const fake = (contextLength: number): ModelWindow => ({ name: `a ${contextLength}-token model`, contextLength, countChat: (m) => m.reduce((n, x) => n + Math.ceil(x.content.length / 4), 0), madeFor: null });
 
 async function tinyHost() {
   const host = new ModelHost({ engine: CPU_ENGINE });
@@ -28,7 +28,7 @@ async function tinyHost() {
 describe('context check with the real tiny model', () => {
   it('refuses the Paper preset on the tiny model, naming the model, the budgets and what to do', async () => {
     const { window } = await tinyHost();
-    expect(window).toMatchObject({ contextLength: TINY_MODEL_CONTEXT, tiny: true, name: 'tiny random model (seed 1)' });
+    expect(window).toMatchObject({ contextLength: TINY_MODEL_CONTEXT, madeFor: 'Tiny demo', name: 'tiny random model (seed 1)' });
     const problems = contextProblems(paperSpar(), INSTRUCTION, { actor: window, refiner: window });
     expect(problems).toHaveLength(1);
     const [p] = problems;
@@ -121,8 +121,8 @@ describe("the page's estimate", () => {
   const known = { loaded: [{ key: 'hub:HuggingFaceTB/SmolLM2-360M-Instruct@main', contextLength: 8192 }], webllm: (id: string) => (id === 'Small-q4f16_1-MLC' ? 2048 : null) };
 
   it('knows the tiny model, loaded models and web-llm contexts, and nothing else', () => {
-    expect(estimatedWindow(tiny, known)).toMatchObject({ contextLength: TINY_MODEL_CONTEXT, tiny: true });
-    expect(estimatedWindow({ kind: 'lab', model: { type: 'hub', repo: 'HuggingFaceTB/SmolLM2-360M-Instruct' } }, known)).toMatchObject({ contextLength: 8192, tiny: false });
+    expect(estimatedWindow(tiny, known)).toMatchObject({ contextLength: TINY_MODEL_CONTEXT, madeFor: 'Tiny demo' });
+    expect(estimatedWindow({ kind: 'lab', model: { type: 'hub', repo: 'HuggingFaceTB/SmolLM2-360M-Instruct' } }, known)).toMatchObject({ contextLength: 8192, madeFor: null });
     expect(estimatedWindow({ kind: 'lab', model: { type: 'hub', repo: 'other/model' } }, known)).toBeNull();
     expect(estimatedWindow({ kind: 'webllm', model: 'Small-q4f16_1-MLC' }, known)).toMatchObject({ contextLength: 2048, name: 'web-llm Small-q4f16_1-MLC' });
     expect(estimatedWindow({ kind: 'openai', baseUrl: 'http://x/v1', model: 'm', verdict: true }, known)).toBeNull();

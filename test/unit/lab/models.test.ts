@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CPU_ENGINE } from '../../../src/lab/engine';
 import { ModelHost } from '../../../src/lab/models';
+import { SPAR_TOY } from '../../../src/lab/run-config';
 import { tinyModelFiles } from '../../../src/engine/tiny/tiny';
 import { scriptedEngine } from '../../helpers/lab-world';
 import { world } from '../../helpers/spar-world';
@@ -63,6 +64,34 @@ describe('model host', () => {
   it('asks for a local folder again after a reload', async () => {
     const host = new ModelHost();
     await expect(host.backend({ kind: 'lab', model: { type: 'files', label: 'SmolLM2' } }, 'actor')).rejects.toMatchObject({ kind: 'not-found', message: expect.stringContaining('Open the folder again') });
+  });
+
+  it("loads a model shipped with the app from the app's own address, nothing from the hub; a missing file says which", async () => {
+    const files = tinyModelFiles({ format: 'hf', seed: 5 });
+    const base = 'http://app.test/lab/models/';
+    const asked: string[] = [];
+    const serve = (only: typeof files) =>
+      (async (url: string | URL | Request, init: RequestInit = {}) => {
+        asked.push(String(url));
+        const f = String(url).startsWith(`${base}spar-toy/`) ? only[String(url).slice(base.length + 'spar-toy/'.length)] : undefined;
+        if (!f) return new Response('Not found', { status: 404 });
+        return new Response(init.method === 'HEAD' ? null : (f as Uint8Array<ArrayBuffer>), { headers: { 'content-length': String(f.byteLength) } });
+      }) as typeof fetch;
+    const noHub = (async () => Promise.reject(new Error('the hub was asked'))) as typeof fetch;
+    const host = new ModelHost({ engine: CPU_ENGINE, bundled: { baseUrl: base, fetch: serve(files) }, hub: { fetch: noHub, caches: null } });
+    const labels = new Set<string>();
+    const m = await host.load(SPAR_TOY, { onProgress: (p) => labels.add(p.label) });
+    expect(m).toMatchObject({ key: 'bundled:spar-toy', name: 'SPaR-toy', description: 'SPaR-toy (shipped with the app)', format: 'hf', source: SPAR_TOY });
+    expect(labels).toContain('Reading the files shipped with the app');
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.every((u) => u.startsWith(`${base}spar-toy/`))).toBe(true);
+    const both = await host.backends({ actor: { kind: 'lab', model: SPAR_TOY }, refiner: { kind: 'lab', model: SPAR_TOY } });
+    expect(both.refiner.info.label).toBe('CPU reference engine · SPaR-toy · refiner (base)');
+
+    const { ['model.safetensors']: _weights, ...noWeights } = files;
+    const broken = new ModelHost({ engine: CPU_ENGINE, bundled: { baseUrl: base.slice(0, -1), fetch: serve(noWeights) } });
+    await expect(broken.load(SPAR_TOY)).rejects.toMatchObject({ kind: 'not-found', message: expect.stringContaining('model.safetensors') });
+    await expect(new ModelHost().load(SPAR_TOY)).rejects.toMatchObject({ kind: 'internal', message: expect.stringContaining("not told the app's address") });
   });
 
   it('plans a hub model from its small files, checks the fit, then downloads with progress', async () => {

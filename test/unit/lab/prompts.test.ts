@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { evalSetRecords, ifevalPrompts, promptId } from '../../../src/lab/prompts';
 import { labWorld, newRun } from '../../helpers/lab-world';
 import { world } from '../../helpers/spar-world';
+import { isHeldOut, toyInstructions, type ToyConstraint } from '../../../src/toy/world';
 
 const setup = async () => {
   const w = labWorld({ models: () => world({ votes: () => 'YYYYY' }) });
@@ -57,6 +58,24 @@ describe('prompt service', () => {
     expect(new Set(a.map((r) => r.key)).size).toBe(10);
     const { lab, run } = await setup();
     expect(await lab.prompts.addIfeval(run.id, { count: 10, seed: 3 })).toMatchObject({ added: 10 });
+  });
+
+  it("adds the toy world's training split, and evaluates on its held-out split, which shares no prompt with it", async () => {
+    const { lab, run } = await setup();
+    expect(await lab.prompts.generate(run.id, { source: 'toy', count: 16, seed: 0 })).toMatchObject({ added: 16, duplicates: 0 });
+    const { items } = await lab.prompts.list(run.id, { limit: 100 });
+    const expected = toyInstructions({ count: 16, seed: 0, split: 'train' });
+    expect(items.map((p) => [p.prompt, p.instructionIds, p.kwargs])).toEqual(expected.map((t) => [t.record.prompt, t.record.instruction_id_list, t.record.kwargs]));
+    expect(items.every((p) => p.source === 'toy world (seed 0)')).toBe(true);
+
+    const held = await evalSetRecords({ source: 'toy', count: 40, seed: 0 });
+    expect(held.map((r) => r.prompt)).toEqual(toyInstructions({ count: 40, seed: 0, split: 'heldout' }).map((t) => t.record.prompt));
+    // Every held-out prompt has a (topic, constraint) combination no training prompt has.
+    const heldOut = toyInstructions({ count: 40, seed: 0, split: 'heldout' });
+    expect(heldOut.every((t) => t.record.instruction_id_list.some((c) => isHeldOut(t.topic, c as ToyConstraint)))).toBe(true);
+    expect(expected.every((t) => t.record.instruction_id_list.every((c) => !isHeldOut(t.topic, c as ToyConstraint)))).toBe(true);
+    const training = new Set(items.map((p) => p.prompt));
+    expect(held.filter((r) => training.has(r.prompt))).toEqual([]);
   });
 
   it('clears prompts only before self-play has results', async () => {

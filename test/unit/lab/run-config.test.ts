@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { applyConfigPatch, describeBinding, endpointProblems, modelKey, nextIteration, NEW_ENDPOINT, parseRunConfig, requireCompleteBinding, type IterationEntry } from '../../../src/lab/run-config';
+import {
+  applyConfigPatch,
+  checkSource,
+  describeBinding,
+  describeSource,
+  endpointProblems,
+  modelKey,
+  nextIteration,
+  NEW_ENDPOINT,
+  parseRunConfig,
+  requireCompleteBinding,
+  SPAR_TOY,
+  type IterationEntry,
+} from '../../../src/lab/run-config';
 import { PRESETS, TINY_DEMO_TEMPLATES, tinyDemoSpar } from '../../../src/lab/presets';
 import { defaultSparConfig, templateProblems } from '../../../src/spar/index';
 
@@ -18,6 +31,27 @@ describe('run config', () => {
     expect(() => parseRunConfig({ models: { refiner: { kind: 'openai', baseUrl: 8000, model: 'x' } } })).toThrow(/refiner's model: the server URL must be text/);
     expect(() => parseRunConfig({ models: { actor: { kind: 'lab', model: { type: 'hub', repo: 'no-slash' } } } })).toThrow(/owner\/name/);
     expect(() => parseRunConfig({ eval: { set: { source: 'ifeval', count: 0, seed: 0 } } })).toThrow(/number of prompts/);
+  });
+
+  it('reads a model shipped with the app back as it was written, and refuses one the app does not ship', () => {
+    const stored = JSON.parse(JSON.stringify(SPAR_TOY));
+    expect(stored).toEqual({ type: 'bundled', name: 'spar-toy' });
+    expect(checkSource(stored)).toEqual(SPAR_TOY);
+    expect(modelKey(SPAR_TOY)).toBe('bundled:spar-toy');
+    expect(describeSource(SPAR_TOY)).toBe('SPaR-toy (shipped with the app)');
+    const both = parseRunConfig(applyConfigPatch({}, { models: { actor: { kind: 'lab', model: SPAR_TOY }, refiner: { kind: 'lab', model: SPAR_TOY } } })).models;
+    expect(both).toEqual({ actor: { kind: 'lab', model: SPAR_TOY }, refiner: { kind: 'lab', model: SPAR_TOY } });
+    expect(() => checkSource({ type: 'bundled', name: 'gpt-5' }, 'actor')).toThrow(`The actor's model source: the app ships no model "gpt-5" (it ships spar-toy).`);
+    expect(() => checkSource({ type: 'bundled', name: 'toString' })).toThrow(/ships no model "toString"/);
+  });
+
+  it("reads the toy world's held-out evaluation set and checks it", () => {
+    const c = parseRunConfig({ preset: 'toy-world', eval: { set: { source: 'toy', count: 40, seed: 0 } } });
+    expect(c.preset).toBe('toy-world');
+    expect(c.eval.set).toEqual({ source: 'toy', count: 40, seed: 0 });
+    expect(() => parseRunConfig({ eval: { set: { source: 'toy', count: 0, seed: 0 } } })).toThrow(/number of prompts must be a whole number/);
+    expect(() => parseRunConfig({ eval: { set: { source: 'toy', count: 4, seed: 0.5 } } })).toThrow(/seed must be a whole number/);
+    expect(parseRunConfig({ preset: 'no-such-preset' }).preset).toBe('custom');
   });
 
   it('a models patch naming one role keeps the other (two quick edits in Setup must not undo each other)', () => {

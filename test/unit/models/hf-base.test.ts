@@ -123,4 +123,12 @@ describe('the base a PEFT export names', () => {
   it('the tiny demo model: null', () => {
     expect(peftBaseModel({ type: 'tiny', seed: 1 })).toMatchObject({ repo: null, note: expect.stringMatching(/exists on no hub/) });
   });
+
+  it('SPaR-toy, shipped with the app: null, and the note says where its files are', () => {
+    expect(peftBaseModel({ type: 'bundled', name: 'spar-toy' })).toEqual({
+      repo: null,
+      revision: null,
+      note: expect.stringMatching(/^SPaR-toy \(shipped with the app\) is the model in SPaR Lab's public\/models\/spar-toy\/ folder and exists on no hub, so adapter_config.json leaves base_model_name_or_path empty/),
+    });
+  });
 });

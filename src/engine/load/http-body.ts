@@ -1,0 +1,41 @@
+/**
+ * Reads an HTTP response's whole body, reporting bytes as they arrive, and refuses a body cut
+ * short: the hub source and the URL source both read downloads this way.
+ */
+import { LabError } from '../../errors';
+import type { ReadProgress } from './files';
+
+/** `from` names where the file came from in messages ("hub owner/name"); a body that breaks off after an abort is a cancellation. */
+export async function readBody(path: string, res: Response, from: string, signal?: AbortSignal, onProgress?: ReadProgress): Promise<Uint8Array> {
+  const total = Number(res.headers.get('content-length')) || null;
+  if (!res.body) {
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    onProgress?.(path, bytes.byteLength, total ?? bytes.byteLength);
+    return bytes;
+  }
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      loaded += value.byteLength;
+      onProgress?.(path, loaded, total);
+    }
+  } catch (e) {
+    if (signal?.aborted) throw new LabError('cancelled', 'Download cancelled.');
+    throw new LabError('network', `The download of ${path} from ${from} broke off after ${loaded} bytes: ${(e as Error).message}. Try again.`, { cause: e });
+  }
+  if (total !== null && loaded !== total) {
+    throw new LabError('network', `The download of ${path} from ${from} stopped at ${loaded} of ${total} bytes. Try again.`);
+  }
+  const bytes = new Uint8Array(loaded);
+  let off = 0;
+  for (const c of chunks) {
+    bytes.set(c, off);
+    off += c.byteLength;
+  }
+  return bytes;
+}
