@@ -24,6 +24,16 @@ import { linkTabs, type StopRequest } from './tabs';
 
 let emit: (e: LabEvent) => void = () => {};
 
+/**
+ * The models shipped with the app sit beside it, under its base URL on the page's origin. The
+ * origin, not this script's URL: a worker started from a blob: URL (as some tests do) has no path
+ * to resolve against. An opaque origin has no address at all; then these models cannot load.
+ */
+function bundledModels(): { baseUrl: string } | undefined {
+  const { origin } = self.location;
+  return origin === 'null' ? undefined : { baseUrl: new URL(`${import.meta.env.BASE_URL}models/`, `${origin}/`).href };
+}
+
 /** WebGPU where an adapter and a device can be had, else the CPU reference (models.list says why). */
 const engineChoice = chooseLabEngine(self.navigator.gpu);
 const models = new ModelHost({
@@ -33,6 +43,7 @@ const models = new ModelHost({
     const r = await probeWebGpu();
     return r.available ? { maxBufferSize: r.limits.maxBufferSize, maxStorageBufferBindingSize: r.limits.maxStorageBufferBindingSize, shaderF16: r.shaderF16 } : null;
   },
+  bundled: bundledModels(),
   onDeviceLost: (key, message) => emit({ type: 'device-lost', message: `The GPU device was lost (${message}); model ${key} must be loaded again.` }),
   webllm: {
     onProgress: (modelIds, progress) => emit({ type: 'webllm.progress', modelIds, progress }),
@@ -236,13 +247,15 @@ const handlers: Handlers = {
 
   'trees.list': async ({ runId, ...f }) => (await lab()).browse.trees(runId, f),
   'trees.get': async ({ runId, id }) => (await lab()).browse.tree(runId, id),
+  'trees.judge': async ({ runId }) => (await lab()).browse.judgeAccuracy(runId),
   'pairs.list': async ({ runId, ...f }) => (await lab()).browse.pairs(runId, f),
   'pairs.update': async ({ runId, id, patch }) => (await lab()).browse.updatePair(runId, id, patch),
   'rft.list': async ({ runId, ...f }) => (await lab()).browse.rft(runId, f),
   'rft.update': async ({ runId, id, patch }) => (await lab()).browse.updateRft(runId, id, patch),
   'exports.file': async ({ runId, kind, iteration }) => exportFile((await lab()).store, runId, kind, iteration),
 
-  'eval.run': async ({ runId, settings }, { signal, progress }) => (await lab()).evals.evaluateActor(runId, { settings, signal, onProgress: progress }),
+  'eval.run': async ({ runId, model, settings }, { signal, progress }) => (await lab()).evals.evaluateActor(runId, { model, settings, signal, onProgress: progress }),
+  'eval.compare': async ({ runId, set }) => (await lab()).evals.compare(runId, set),
   'eval.judge': async ({ runId, iteration }) => (await lab()).evals.evaluateJudge(runId, iteration),
   'eval.list': async ({ runId }) => (await lab()).evals.list(runId),
   'eval.get': async ({ runId, id }) => (await lab()).evals.get(runId, id),

@@ -15,7 +15,9 @@ import type { CallPurpose } from '../src/spar/calls';
 import type { EvalRecord, PairRecord, PromptRecord, RftRecord, RunRecord, TreeRecord } from '../src/store/records';
 import type { RunSummary, StorageReport } from '../src/store/lab-store';
 import type { Page, PairPatch, RecordFilter, RftPatch, TreeFilter, TreeSummary } from '../src/lab/browse';
+import type { IterationJudge, PairChecks, TreeChecks } from '../src/lab/checks';
 import type { EvalListItem } from '../src/lab/evaluate';
+import type { ModelComparison } from '../src/lab/eval-compare';
 import type { ExportFile, ExportKind } from '../src/lab/exports';
 import type { ActiveJob } from '../src/lab/jobs';
 import type { LoadRequest, ModelSummary, PlanReport } from '../src/lab/models';
@@ -107,15 +109,19 @@ export interface LabApi {
   'exports.adapter': { params: { runId: string; iteration: number; role: Role; kind: 'peft' | 'merged' }; result: ExportFile[] };
 
   'trees.list': { params: { runId: string } & TreeFilter; result: Page<TreeSummary> & { iterations: number[] } };
-  'trees.get': { params: { runId: string; id: string }; result: { tree: TreeRecord; prompt: PromptRecord | null } };
-  'pairs.list': { params: { runId: string } & RecordFilter; result: Page<PairRecord> };
+  'trees.get': { params: { runId: string; id: string }; result: { tree: TreeRecord; prompt: PromptRecord | null; checks: TreeChecks | null } };
+  /** The refiner's verdicts on the stored trees against the checkers, per iteration. */
+  'trees.judge': { params: { runId: string }; result: IterationJudge[] };
+  'pairs.list': { params: { runId: string } & RecordFilter; result: Page<PairRecord> & { checks: (PairChecks | null)[] } };
   'pairs.update': { params: { runId: string; id: string; patch: PairPatch }; result: PairRecord };
   'rft.list': { params: { runId: string } & RecordFilter; result: Page<RftRecord> };
   'rft.update': { params: { runId: string; id: string; patch: RftPatch }; result: RftRecord };
   'exports.file': { params: { runId: string; kind: ExportKind; iteration?: number }; result: ExportFile };
 
-  /** IFEval-style accuracy of the run's current actor on its held-out set. */
-  'eval.run': { params: { runId: string; settings?: EvalSettings }; result: EvalRecord };
+  /** IFEval-style accuracy of the actor M_model (default the newest) on the run's held-out set. */
+  'eval.run': { params: { runId: string; model?: number; settings?: EvalSettings }; result: EvalRecord };
+  /** The models evaluated on one prompt set (as `meta.set` names it), side by side, per instruction type. */
+  'eval.compare': { params: { runId: string; set: string }; result: ModelComparison };
   /** The refiner's verdicts in one iteration against the checkers. */
   'eval.judge': { params: { runId: string; iteration: number }; result: EvalRecord };
   'eval.list': { params: { runId: string }; result: EvalListItem[] };

@@ -2,13 +2,18 @@
  * Reading a run's results page by page: tree summaries (a tree's full record is loaded on
  * demand), preference pairs and RFT records with filters, and edits (text, exclude). Tree
  * summaries are cached per run, so a list of thousands of trees is read from the store once
- * and kept current as self-play writes new trees.
+ * and kept current as self-play writes new trees. Where a prompt has checkable constraints, a
+ * tree and a page of pairs come with the checkers' results, and the judge's accuracy per
+ * iteration is kept (checks.ts, judge-tallies.ts).
  */
 import { LabError } from '../errors';
+import { prepareFor, type IfevalRecord } from '../eval/index';
 import type { SearchOutcome } from '../spar/types';
 import type { PairRecord, PromptRecord, RftRecord, TreeRecord } from '../store/records';
 import type { LabStoreLike } from './store';
 import { recordProblems } from '../store/validate';
+import { checkableRecord, checkPair, checkTree, type IterationJudge, type PairChecks, type TreeChecks } from './checks';
+import { JudgeTallies } from './judge-tallies';
 
 export interface TreeSummary {
   id: string;
@@ -120,8 +125,11 @@ export type RftPatch = Partial<Pick<RftRecord, 'messages' | 'excluded'>>;
 
 export class BrowseService {
   private readonly summaries = new Map<string, Promise<Map<string, TreeSummary>>>();
+  private readonly tallies: JudgeTallies;
 
-  constructor(private readonly store: LabStoreLike) {}
+  constructor(private readonly store: LabStoreLike) {
+    this.tallies = new JudgeTallies(store);
+  }
 
   /** Tree summaries of a run, filtered, in prompt order within each iteration. */
   async trees(runId: string, f: TreeFilter = {}): Promise<Page<TreeSummary> & { iterations: number[] }> {
@@ -150,11 +158,19 @@ export class BrowseService {
     return { items: list.slice(offset, offset + (f.limit ?? 50)), total: list.length, iterations };
   }
 
-  async tree(runId: string, id: string): Promise<{ tree: TreeRecord; prompt: PromptRecord | null }> {
+  /** One tree with its prompt, and the checkers' results when the prompt has checkable constraints. */
+  async tree(runId: string, id: string): Promise<{ tree: TreeRecord; prompt: PromptRecord | null; checks: TreeChecks | null }> {
     const tree = await this.store.get('trees', runId, id);
     if (!tree) throw new LabError('not-found', `No tree ${id} in this run.`);
     const prompt = (await this.store.get('prompts', runId, tree.promptId)) ?? null;
-    return { tree, prompt };
+    const rec = recordProblems('trees', tree).length ? null : checkableRecord(prompt);
+    if (rec) await prepareFor([rec]);
+    return { tree, prompt, checks: rec ? checkTree(tree.data, rec) : null };
+  }
+
+  /** The judge's accuracy against the checkers per iteration, over checkable samples and tree nodes. */
+  judgeAccuracy(runId: string): Promise<IterationJudge[]> {
+    return this.tallies.byIteration(runId);
   }
 
   /** Keeps the cached list current when self-play writes a tree. */
@@ -163,22 +179,36 @@ export class BrowseService {
     const summary = summarizeTree(tree, prompt);
     const cached = this.summaries.get(tree.runId);
     if (cached) (await cached).set(tree.id, summary);
+    await this.tallies.note(tree);
     return summary;
   }
 
-  /** Forgets a run's cached summaries (after an import, a delete). */
+  /** Forgets a run's cached summaries and judge tallies (after an import, a delete). */
   forget(runId: string): void {
     this.summaries.delete(runId);
+    this.tallies.forget(runId);
   }
 
-  async pairs(runId: string, f: RecordFilter = {}): Promise<Page<PairRecord>> {
+  /** A page of pairs, with the checkers' results per pair (`checks[i]` for `items[i]`; null: nothing to check). */
+  async pairs(runId: string, f: RecordFilter = {}): Promise<Page<PairRecord> & { checks: (PairChecks | null)[] }> {
     const q = f.query?.trim().toLowerCase();
     const list = (await this.store.list('pairs', runId)).filter(
       (p) =>
         keep(p, f) &&
         (!q || [p.prompt, p.chosen, p.rejected].some((t) => lower(t).includes(q))),
     );
-    return page(list, f);
+    const shown = page(list, f);
+    const intact = shown.items.map((p) => recordProblems('pairs', p).length === 0);
+    const records = new Map<string, IfevalRecord | null>();
+    for (const [i, p] of shown.items.entries()) {
+      if (intact[i] && !records.has(p.promptId)) records.set(p.promptId, checkableRecord(await this.store.get('prompts', runId, p.promptId)));
+    }
+    await prepareFor([...records.values()].filter((r) => r !== null));
+    const checks = shown.items.map((p, i) => {
+      const rec = intact[i] ? records.get(p.promptId) : null;
+      return rec ? checkPair(rec, p) : null;
+    });
+    return { ...shown, checks };
   }
 
   async rft(runId: string, f: RecordFilter = {}): Promise<Page<RftRecord>> {

@@ -2,15 +2,18 @@
  * Evaluation in the worker:
  * - the actor on a held-out IFEval-style prompt set: one response per prompt (greedy by
  *   default) through the actor backend, checked strict and loose (src/eval), giving the four
- *   accuracies, the per-type breakdown and per-prompt results; the actor is the run's newest
- *   (M_t: the adapter trained on iteration t−1's pairs, or the base for M0);
- * - optionally with inference-time refinement (SPaR's test-time search): the refiner (R_t)
- *   judges each response with the run's k-vote settings, and a failing one is refined by a small
- *   BFS tree search (src/spar) before it is checked; the unrefined accuracies are kept too;
+ *   accuracies, the per-type breakdown and per-prompt results; the actor is any model of the
+ *   run, M_t (the adapter trained on iteration t−1's pairs, or the base for M0), by default the
+ *   newest, so M0 can still be scored after training;
+ * - optionally with inference-time refinement (SPaR's test-time search): the refiner of the same
+ *   generation (R_t, or the newest trained before it) judges each response with the run's k-vote
+ *   settings, and a failing one is refined by a small BFS tree search (src/spar) before it is
+ *   checked; the unrefined accuracies are kept too;
  * - the refiner as a judge: its verdicts on an iteration's judged samples and tree nodes
  *   against the checkers' (`judgeAccuracy`), for prompts with checkable constraints.
  * Each result is stored as an EvalRecord: kind 'ifeval' with `iteration` = t of the evaluated
- * actor M_t, or kind 'judge' with `iteration` = the self-play iteration judged.
+ * actor M_t, or kind 'judge' with `iteration` = the self-play iteration judged. `compare` puts
+ * the models evaluated on one set side by side, per instruction type (eval-compare.ts).
  */
 import type { ModelBackend } from '../backends/types';
 import { isCancelled, LabError } from '../errors';
@@ -21,6 +24,8 @@ import { searchTree } from '../spar/search';
 import type { SearchOutcome } from '../spar/types';
 import { accuracy, evaluateLoose, evaluateStrict, judgeAccuracy, prepareFor, type Accuracy, type EvalOutput, type IfevalRecord, type JudgedItem } from '../eval/index';
 import type { EvalRecord } from '../store/records';
+import { recordProblems } from '../store/validate';
+import { compareModels, describeSet, type ModelComparison } from './eval-compare';
 import type { JobSlot } from './jobs';
 import type { ModelHost } from './models';
 import { asIfevalRecord, evalSetRecords } from './prompts';
@@ -37,6 +42,8 @@ export interface EvalDeps {
 }
 
 export interface ActorEvalOptions {
+  /** t of the actor M_t to score (0: the base); default the newest. */
+  model?: number;
   /** Default: the run's evaluation settings. */
   settings?: EvalSettings;
   /** Prompts per model call (the backend may decode them as one batch). */
@@ -94,7 +101,7 @@ export class EvalService {
     this.now = d.now ?? Date.now;
   }
 
-  /** IFEval-style accuracy of the run's current actor (its newest adapter, or the base: M0). */
+  /** IFEval-style accuracy of one of the run's actors M_t (default the newest: its newest adapter, or the base M0). */
   async evaluateActor(runId: string, o: ActorEvalOptions = {}): Promise<EvalRecord> {
     const run = await this.d.store.getRun(runId);
     return this.d.jobs.run({ kind: 'eval', runId, runName: run.name, startedAt: this.now() }, async () => {
@@ -108,12 +115,13 @@ export class EvalService {
       const records = all.filter((r) => !training.has(r.prompt));
       if (records.length === 0) throw new LabError('invalid-input', 'Every prompt of the evaluation set is also a training prompt of this run; choose another set or seed.');
       await prepareFor(records);
-      const found = await (this.d.adapters ?? NO_ADAPTERS).latest(runId, 'actor', Number.MAX_SAFE_INTEGER);
+      const adapters = this.d.adapters ?? NO_ADAPTERS;
+      const found = await actorAdapter(adapters, runId, o.model);
       const modelIndex = found ? found.trainedOn + 1 : 0;
       const actor = await this.d.models.backend(config.models.actor, 'actor', { adapter: found?.adapter, signal: o.signal, onProgress: o.onProgress });
       const started = this.now();
       const refine = settings.refine?.enabled ? settings.refine : null;
-      const refinerFound = refine ? await (this.d.adapters ?? NO_ADAPTERS).latest(runId, 'refiner', Number.MAX_SAFE_INTEGER) : null;
+      const refinerFound = refine ? await adapters.latest(runId, 'refiner', modelIndex) : null;
       const refinerIndex = refinerFound ? refinerFound.trainedOn + 1 : 0;
       const refiner = refine ? await this.d.models.backend(config.models.refiner, 'refiner', { adapter: refinerFound?.adapter, signal: o.signal, onProgress: o.onProgress }) : null;
       const results = await generateResponses(actor, records, settings, o.batch ?? 4, o.signal, (done) => progress({ label: `Generating responses (M${modelIndex})`, done, total: records.length }));
@@ -219,6 +227,15 @@ export class EvalService {
     return record;
   }
 
+  /**
+   * The models evaluated on one prompt set (`meta.set`), each by its newest plain evaluation, per
+   * instruction type. Records that cannot be read are left out, as the Evaluate view lists them.
+   */
+  async compare(runId: string, set: string): Promise<ModelComparison> {
+    const readable = (await this.d.store.list('evals', runId)).filter((r) => recordProblems('evals', r).length === 0);
+    return compareModels(readable, set);
+  }
+
   /** Every evaluation of a run, without per-prompt details, oldest first. */
   async list(runId: string): Promise<EvalListItem[]> {
     const all = await this.d.store.list('evals', runId);
@@ -247,6 +264,16 @@ export class EvalService {
 }
 
 type Evaluated = { detail: PromptResult; strictOut: EvalOutput; looseOut: EvalOutput };
+
+/** The adapter that makes M_model (none for M0), or the newest one when `model` is not given. */
+async function actorAdapter(adapters: AdapterSource, runId: string, model: number | undefined): Promise<Awaited<ReturnType<AdapterSource['latest']>>> {
+  if (model === undefined) return adapters.latest(runId, 'actor', Number.MAX_SAFE_INTEGER);
+  if (!(Number.isInteger(model) && model >= 0)) throw new LabError('invalid-input', `There is no actor M${model}: models are M0 (the base), M1, M2, …`);
+  if (model === 0) return null;
+  const found = await adapters.latest(runId, 'actor', model);
+  if (found?.trainedOn !== model - 1) throw new LabError('not-found', `There is no M${model} yet: the actor has not been trained on iteration ${model - 1} (Train makes it).`);
+  return found;
+}
 
 /**
  * SPaR's inference-time search on one evaluated response: the refiner judges it (k votes, the
@@ -349,12 +376,4 @@ async function generateResponses(
     onDone(out.length);
   }
   return out;
-}
-
-export function describeSet(s: EvalSettings): string {
-  const set = s.set;
-  const how = s.temperature === 0 ? 'greedy' : `sampled at temperature ${s.temperature}, top-p ${s.topP}`;
-  const what =
-    set.source === 'ifeval' ? `IFEval, ${set.count} prompts (seed ${set.seed})` : set.source === 'generated' ? `built-in constraint prompts, ${set.count} (seed ${set.seed})` : `uploaded “${set.name}”, ${set.records.length} prompts`;
-  return `${what}; ${how}, up to ${s.maxTokens} tokens`;
 }

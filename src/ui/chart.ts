@@ -7,6 +7,16 @@ export interface Series {
   color?: string;
 }
 
+/** One group of a BarChart (e.g. an instruction type): a bar per series that has a value there. */
+export interface BarGroup {
+  label: string;
+  /** `series`: the index into the chart's legend (and palette); `value` in [0, 1]; `text` as shown beside the bar. */
+  bars: { series: number; value: number; text: string }[];
+}
+
+/** The charts' colours by series position, where a series has no colour with a meaning. */
+export const PALETTE = ['#2b6cb0', '#c05621', '#2f855a', '#805ad5', '#b83280'];
+
 /** A chart's y axis: fixed ends (or fitted to the data where absent) and the tick format. */
 export interface YAxis {
   min?: number;

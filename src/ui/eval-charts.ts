@@ -1,10 +1,13 @@
 /**
  * The Evaluate view's charts of the actor across models M0, M1, …. Accuracies on different
- * prompt sets (or sampled differently) do not compare, so each set gets its own chart, titled
- * with the set as the evaluation recorded it; the newest set's chart comes first.
+ * prompt sets (or sampled differently) do not compare, so each set gets its own charts, titled
+ * with the set as the evaluation recorded it; the newest set comes first. Per set: the four
+ * IFEval accuracies as lines over the models, and instruction-level strict accuracy per
+ * instruction type as grouped bars, one bar per model.
  */
+import { evalSetOf, type ModelComparison } from '../lab/eval-compare';
 import type { EvalListItem } from '../lab/evaluate';
-import type { Series } from './chart';
+import type { BarGroup, Series } from './chart';
 
 export interface AccuracyChart {
   /** The set and sampling, as `describeSet` wrote them into the evaluations. */
@@ -13,13 +16,10 @@ export interface AccuracyChart {
   series: Series[];
 }
 
-/** Written by a version that did not record its set. */
-const UNNAMED = 'a prompt set not recorded';
-
 export function accuracyCharts(evals: EvalListItem[]): AccuracyChart[] {
   const bySet = new Map<string, EvalListItem[]>();
   for (const e of [...evals].filter((e) => e.kind === 'ifeval').sort((a, b) => a.createdAt - b.createdAt)) {
-    const set = typeof e.meta?.set === 'string' && e.meta.set ? e.meta.set : UNNAMED;
+    const set = evalSetOf(e);
     bySet.set(set, [...(bySet.get(set) ?? []), e]);
   }
   const newest = (list: EvalListItem[]) => list.at(-1)!.createdAt;
@@ -49,4 +49,18 @@ function seriesOf(list: EvalListItem[]): Series[] {
   }
   if (refined.length) out.push({ name: 'Prompt strict, refined at inference', points: points(refined, 'promptStrict') });
   return out;
+}
+
+/** The legend (one entry per model, M0 first) and one group of bars per instruction type. */
+export function typeBars(c: ModelComparison): { legend: string[]; groups: BarGroup[] } {
+  return {
+    legend: c.models.map((m) => `M${m.model}`),
+    groups: c.types.map((type) => ({
+      label: type,
+      bars: c.models.flatMap((m, series) => {
+        const n = m.byType[type];
+        return n ? [{ series, value: n.followed / n.total, text: `${Math.round((n.followed / n.total) * 100)}% (${n.followed}/${n.total})` }] : [];
+      }),
+    })),
+  };
 }

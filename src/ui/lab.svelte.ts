@@ -8,10 +8,11 @@ import { LabError } from '../errors';
 import type { GpuReport } from '../engine/gpu/report';
 import type { RunSummary, StorageReport } from '../store/lab-store';
 import { storageReport } from '../store/lab-store';
-import type { RunRecord } from '../store/records';
+import type { EvalRecord, RunRecord } from '../store/records';
 import type { TreeSummary } from '../lab/browse';
 import type { ModelSummary } from '../lab/models';
 import type { ExportKind } from '../lab/exports';
+import type { GenerateOptions } from '../lab/prompts';
 import type { SelfPlayState, SelfPlayStats } from '../lab/selfplay';
 import type { TrainLivePhase, TrainLiveState, TrainMemory } from '../lab/train';
 import type { StepMetrics } from '../engine/train/trainer';
@@ -19,7 +20,7 @@ import type { CallPurpose } from '../spar/calls';
 import type { LabEvent, Method, Params, Progress, Result } from '../../workers/protocol';
 import { LabClient } from '../../workers/rpc';
 import { startWebLlmWorker, type WebLlmLoadProgress } from '../../workers/webllm-link';
-import { parseRunConfig, webLlmIds, type Role } from '../lab/run-config';
+import { describeSource, parseRunConfig, webLlmIds, type Role } from '../lab/run-config';
 import type { WebLlmStatus } from '../lab/webllm-host';
 import { buildCatalog, type CatalogEntry } from '../models/catalog';
 import type { ModelDetails, StoredModel } from '../models/model-cache';
@@ -90,6 +91,8 @@ class Lab {
   live = $state<Record<string, LiveSelfPlay>>({});
   /** Training state per run id. */
   training = $state<Record<string, LiveTraining>>({});
+  /** The actor M_t an evaluation started in this page is scoring, per run id. */
+  evaluating = $state<Record<string, number>>({});
   /**
    * Steps streamed in this session per run id, for the training now (the Train view adds the
    * stored log). Raw state, replaced on each event: thousands of points need no deep reactivity.
@@ -259,8 +262,10 @@ class Lab {
     }
   }
 
-  async createRun(name: string, config?: Record<string, unknown>, at?: string): Promise<RunRecord | null> {
+  /** Creates a run; `instructions` (a preset's) are added to it at once. */
+  async createRun(name: string, config?: Record<string, unknown>, at?: string, instructions?: GenerateOptions): Promise<RunRecord | null> {
     const run = await this.call('runs.create', { name, config }, { at });
+    if (run && instructions) await this.call('prompts.generate', { runId: run.id, ...instructions }, { task: "Adding the preset's instructions", at });
     if (run) await this.refreshRuns();
     return run;
   }
@@ -297,7 +302,14 @@ class Lab {
   }
 
   async loadModel(request: Params<'models.load'>['request'], at?: string): Promise<ModelSummary | null> {
-    const label = request.type === 'tiny' ? `Generating the tiny model (seed ${request.seed})` : request.type === 'hub' ? `Loading ${request.repo}` : `Loading ${request.label}`;
+    const label =
+      request.type === 'tiny'
+        ? `Generating the tiny model (seed ${request.seed})`
+        : request.type === 'hub'
+          ? `Loading ${request.repo}`
+          : request.type === 'bundled'
+            ? `Loading ${describeSource(request)}`
+            : `Loading ${request.label}`;
     const m = await this.call('models.load', { request }, { task: label, at });
     await this.refreshModels();
     return m;
@@ -379,6 +391,21 @@ class Lab {
     if (ok && this.training[runId]?.iteration === iteration && this.training[runId]?.role === role) delete this.training[runId];
     this.bump(runId);
     return ok;
+  }
+
+  /**
+   * Scores the actor M_model on the run's held-out set (the Evaluate view's "Evaluate" control
+   * shows its progress and errors); resolves with the stored evaluation, or null.
+   */
+  async evaluateActor(runId: string, model: number): Promise<EvalRecord | null> {
+    if (this.evaluating[runId] !== undefined) return null; // its controls are disabled meanwhile
+    this.evaluating[runId] = model;
+    try {
+      return await this.call('eval.run', { runId, model }, { task: `Evaluating M${model}`, at: 'eval-run' });
+    } finally {
+      delete this.evaluating[runId];
+      this.bump(runId);
+    }
   }
 
   /** Downloads an adapter: PEFT's two files, or the base with it merged in. */

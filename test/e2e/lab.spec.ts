@@ -7,8 +7,9 @@ import { shot } from './screenshots';
 // exports checked line by line, an evaluation of M0, DPO steps for the actor and SFT steps for
 // the refiner with their PEFT adapter checked, an evaluation of M1 with inference-time
 // refinement, and the second iteration's self-play with the trained adapters, reloaded in the
-// middle and resumed without losing or duplicating finished trees. Screenshots of the main
-// screens are the README's (see screenshots.ts).
+// middle and resumed without losing or duplicating finished trees. The loop stepper at the top
+// says at each stage what is done and what comes next, and its button takes the next step.
+// Screenshots of the main screens are the README's (see screenshots.ts).
 
 test.setTimeout(240_000);
 
@@ -47,6 +48,12 @@ function safetensorsHeader(buf: Buffer): Record<string, { dtype: string; shape: 
 
 const jsonl = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l));
 
+/** The loop stepper's steps, in order, as their data-status says: done, running, next, later or skipped. */
+async function expectLoop(page: Page, statuses: [selfplay: string, train: string, evaluate: string, next: string], action: string): Promise<void> {
+  for (const [i, id] of ['selfplay', 'train', 'evaluate', 'next'].entries()) await expect(page.getByTestId(`loop-step-${id}`)).toHaveAttribute('data-status', statuses[i]);
+  await expect(page.getByTestId('loop-action')).toHaveText(action);
+}
+
 test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the next iteration with the adapters, reload and resume', async ({ page }) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -54,13 +61,14 @@ test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the nex
   await test.step('create a run from the tiny demo preset and open it', async () => {
     await page.goto('/');
     await page.getByLabel('New run').fill('Tiny demo');
-    await expect(page.getByLabel('Preset')).toHaveValue('tiny-demo');
+    await page.getByLabel('Preset').selectOption('tiny-demo');
     await page.getByLabel('New run').press('Enter');
     const row = page.getByTestId('run-row').filter({ hasText: 'Tiny demo' });
     await row.getByRole('button', { name: 'Open Tiny demo' }).click();
     await expect(page.getByRole('tab', { name: /Setup/ })).toHaveAttribute('aria-selected', 'true');
     await expect(page.getByTestId('engine-name')).toHaveText(/CPU reference engine|WebGPU engine/);
     await expect(page.getByTestId('preset-tiny-demo')).toHaveText('Apply again');
+    await expectLoop(page, ['next', 'later', 'later', 'later'], 'Add instructions');
     await expect(page.getByLabel('Critiques per judgment (k)')).toHaveValue('2');
     await expect(page.getByLabel('Verdict from')).toHaveValue('parsed-else-readout');
     await shot(page, 'setup');
@@ -89,13 +97,16 @@ test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the nex
     await shot(page, 'data');
   });
 
-  await test.step('run iteration 0 of self-play with live progress', async () => {
-    await page.keyboard.press('3');
-    await page.getByTestId('selfplay-start').click();
+  await test.step('run iteration 0 of self-play from the loop stepper, with live progress; then it asks for M0 first', async () => {
+    await expectLoop(page, ['next', 'later', 'later', 'later'], 'Start self-play of iteration 0');
+    await expect(page.getByTestId('loop-baseline')).toContainText('M0 (the base) is not evaluated on built-in constraint prompts, 5 (seed 1000)');
+    await page.getByTestId('loop-action').press('Enter');
+    await expect(page.getByRole('tab', { name: /Self-play/ })).toHaveAttribute('aria-selected', 'true');
     await expect(page.getByTestId('selfplay-state')).toHaveAttribute('data-state', 'done', { timeout: 90_000 });
     await expect(page.getByTestId('selfplay-count')).toHaveText('3 / 3');
     await expect(page.getByTestId('finished-list').locator('li')).toHaveCount(3);
     await expect(page.getByTestId('run-status')).toHaveText('done');
+    await expectLoop(page, ['done', 'next', 'later', 'later'], 'Evaluate M0 first so you can compare');
   });
 
   await test.step('a refined tree with a word diff against its parent', async () => {
@@ -143,9 +154,12 @@ test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the nex
     await page.keyboard.press('7');
     await page.getByLabel('Prompts', { exact: true }).fill('3');
     await page.getByLabel('Prompts', { exact: true }).press('Tab');
+    await expect(page.getByTestId('eval-run')).toHaveText('Evaluate M0');
     await page.getByTestId('eval-run').click();
     await expect(page.getByTestId('accuracies')).toContainText('prompt-level strict', { timeout: 60_000 });
     await expect(page.getByTestId('eval-result')).toContainText('3 prompts');
+    await expect(page.getByTestId('loop-baseline')).toContainText(/^Baseline: M0 \(the base\) scored \d+\.\d% prompt-level strict on built-in constraint prompts, 3 \(seed 1000\)/);
+    await expectLoop(page, ['done', 'next', 'later', 'later'], 'Train the actor (DPO → M1)');
     await expect(page.getByTestId('eval-breakdown').locator('tbody tr').first()).toBeVisible();
     await page.getByTestId('judge-run').click();
     await expect(page.getByTestId('judge-result')).toContainText('accuracy (iteration 0)');
@@ -169,6 +183,8 @@ test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the nex
     await expect(refiner.getByTestId('train-refiner-state')).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
     await expect(refiner.getByRole('img', { name: 'Loss' })).toBeVisible();
     await expect(page.getByTestId('checkpoint-row')).toHaveCount(2);
+    await expect(page.getByTestId('loop-step-train')).toContainText('actor DPO → M1: done; refiner SFT → R1: done');
+    await expectLoop(page, ['done', 'done', 'next', 'later'], 'Evaluate M1');
     await shot(page, 'train');
 
     const peft = await downloadedAll(page, 2, () => actor.getByTestId('export-peft-actor').click());
@@ -206,11 +222,25 @@ test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the nex
     expect(archive.records.trainLogs).toHaveLength(steps);
   });
 
-  await test.step('evaluate M1 (the trained actor), then with inference-time refinement', async () => {
-    await page.keyboard.press('7');
-    await page.getByTestId('eval-run').click();
+  await test.step('evaluate M1 (the trained actor) from the loop stepper, then with inference-time refinement; the charts compare M0 and M1', async () => {
+    await page.getByTestId('loop-action').press('Enter');
+    await expect(page.getByRole('tab', { name: /Evaluate/ })).toHaveAttribute('aria-selected', 'true');
     await expect(page.getByTestId('eval-model')).toContainText('M1 = the base + actor-it0', { timeout: 60_000 });
+    await expectLoop(page, ['done', 'done', 'done', 'next'], 'Start iteration 1');
+    await expect(page.getByTestId('loop-step-evaluate')).toContainText(/M1: \d+\.\d% prompt-level strict/);
     await expect(page.getByRole('img', { name: /^Accuracy of M0, M1, … on built-in constraint prompts/ }).locator('polyline').first()).toHaveAttribute('points', /^\S+ \S+$/); // M0 and M1
+    await expect(page.getByTestId('compare-set')).toContainText('On the same held-out set only: built-in constraint prompts, 3 (seed 1000)');
+    // Per instruction type, a bar for each of M0 and M1.
+    const perType = page.getByRole('figure', { name: /^Instruction-level strict accuracy per instruction type, M0, M1, … on built-in constraint prompts, 3/ });
+    const types = perType.getByRole('group');
+    await expect(types.first()).toBeVisible();
+    const groups = await types.count();
+    await expect(perType.locator('[data-series="M0"]')).toHaveCount(groups);
+    await expect(perType.locator('[data-series="M1"]')).toHaveCount(groups);
+    await expect(types.first().locator('[data-series="M1"]')).toContainText(/^M1\s*\d+% \(\d+\/\d+\)$/);
+    // M0 stays selectable after training.
+    await expect(page.getByTestId('eval-model-select').locator('option')).toHaveText(['M0 (the base model)', 'M1 (+ actor-it0)']);
+    await expect(page.getByTestId('eval-run')).toHaveText('Evaluate M1');
     await page.getByTestId('eval-refine').check();
     await expect(page.getByLabel('Node budget')).toBeEnabled(); // saved in the run's settings
     await page.getByTestId('eval-run').click();
@@ -218,6 +248,15 @@ test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the nex
     await expect(page.getByTestId('eval-model')).toContainText('M1 = the base + actor-it0');
     await expect(page.getByRole('img', { name: /^Accuracy of M0, M1, … on built-in constraint prompts/ })).toBeVisible();
     await shot(page, 'evaluate');
+
+    // The stepper and the comparison fit a small window at the largest text size.
+    await page.setViewportSize({ width: 800, height: 600 });
+    await page.getByRole('button', { name: 'Text size 150%' }).click();
+    await expect(perType.locator('.bar-label').first()).toHaveCSS('font-size', '21.6px'); // 0.9rem of 24 px
+    const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
+    expect(scrollWidth).toBeLessThanOrEqual(innerWidth + 1);
+    await page.getByRole('button', { name: 'Text size 100%' }).click();
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 
   await test.step('the next iteration with the trained adapters: reload in the middle, then resume; nothing lost, nothing duplicated', async () => {
@@ -245,6 +284,7 @@ test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the nex
     expect(before.length).toBeGreaterThanOrEqual(1);
     expect(before.length).toBeLessThan(7);
 
+    await expectLoop(page, ['next', 'later', 'later', 'later'], 'Resume self-play of iteration 1');
     await page.keyboard.press('3');
     await expect(page.getByTestId('selfplay-state')).toContainText('finished');
     await shot(page, 'resume');
@@ -276,6 +316,7 @@ test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the nex
 test('keyboard: view shortcuts, the help dialog closes with Esc, large text', async ({ page }) => {
   await page.goto('/');
   await page.getByLabel('New run').fill('Keys');
+  await page.getByLabel('Preset').selectOption('custom'); // a run without instructions
   await page.getByLabel('New run').press('Enter');
   await page.getByTestId('run-row').filter({ hasText: 'Keys' }).getByRole('link', { name: 'Keys' }).click();
   await expect(page.getByRole('tab', { name: /Setup/ })).toHaveAttribute('aria-selected', 'true');

@@ -2,9 +2,10 @@ import { expect, test, type BrowserContext, type Locator, type Page } from '@pla
 
 // What a new user and a projector see: reports beside the control that caused them, the Trees
 // view following its search, Esc leaving a search box, empty exports refused, the finished list
-// after a resume, one colour pair for chosen/rejected, charts named after their prompt set, and
-// every view at 800×600 with the largest text size: nothing wider than the window, chart ticks
-// and tree nodes as large as the text, settings and selects in full.
+// after a resume, one colour pair for chosen/rejected, charts named after their prompt set, the
+// checkers' verdict beside the refiner's (per sample, per node, per pair, the judge's accuracy per
+// iteration), and every view at 800×600 with the largest text size: nothing wider than the
+// window, chart ticks and tree nodes as large as the text, settings and selects in full.
 
 test.setTimeout(300_000);
 
@@ -18,6 +19,7 @@ async function view(page: Page, title: string): Promise<void> {
 async function openNewRun(page: Page, name: string): Promise<void> {
   await page.goto('/');
   await page.getByLabel('New run').fill(name);
+  await page.getByLabel('Preset').selectOption('tiny-demo');
   await page.getByLabel('New run').press('Enter');
   await page.getByTestId('run-row').filter({ hasText: name }).getByRole('button', { name: `Open ${name}` }).click();
   await expect(page.getByRole('tab', { name: /Setup/ })).toHaveAttribute('aria-selected', 'true');
@@ -92,13 +94,29 @@ test('a run at 800×600 with the largest text, and the fixes a new user meets on
     await expect(page.getByTestId('selfplay-state')).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
     await expect(page.getByTestId('selfplay-count')).toHaveText('6 / 6');
     await expect(page.getByTestId('finished-list').locator('li')).toHaveCount(6);
+    // Every built-in instruction has a checkable constraint, and a pair needs a judged node.
+    await expect(page.getByTestId('selfplay-judge')).toHaveText(/^\d+% \(\d+\/\d+\)/);
+  });
+
+  await test.step("Trees opens on a tree that yielded a pair; the checkers' verdicts show beside the votes", async () => {
+    await view(page, 'Trees');
+    const items = page.getByTestId('tree-list').getByRole('button');
+    await expect(items).toHaveCount(6);
+    await expect(items.filter({ has: page.locator('.pill.done') }).first()).toHaveAttribute('aria-current', 'true');
+    const detail = page.getByTestId('tree-detail');
+    const badges = detail.locator('.samples').getByRole('group', { name: /^checker: (pass|fail), [01] of 1 constraint pass/ });
+    await expect(badges.first()).toBeVisible();
+    expect(await badges.count()).toBe(await detail.locator('.samples > li').count());
+    await expect(detail.locator('.samples [data-agreement]').first()).toBeVisible();
+    await expect(detail.getByTestId('refinement-checks')).toContainText(/root → final node \d+ \(the pair: rejected → chosen\): (fixed|nothing to fix)/);
+    await expect(detail.locator('[data-node]').first()).toHaveAttribute('aria-label', /checker (pass|fail)/);
+    await expect(detail.getByTestId('node-panel').getByRole('group', { name: /^checker: / })).toBeVisible();
   });
 
   await test.step('Trees: the shown tree follows the search; Esc leaves the search box for the shortcuts', async () => {
     await view(page, 'Trees');
     const items = page.getByTestId('tree-list').getByRole('button');
     await expect(items).toHaveCount(6);
-    await expect(items.first()).toHaveAttribute('aria-current', 'true');
     const other = (await items.nth(3).locator('.ti-prompt').textContent())!;
     const search = page.getByRole('searchbox', { name: 'Search trees' });
     await search.fill(other);
@@ -137,6 +155,9 @@ test('a run at 800×600 with the largest text, and the fixes a new user meets on
     expect(await color(page.locator('.chosen-h').first())).toBe(chartChosen);
     expect(await color(page.locator('.rejected-h').first())).toBe(chartRejected);
     expect(chartChosen).not.toBe(chartRejected);
+    // Each pair says what the refinement fixed, by the checkers.
+    await expect(page.getByTestId('pair-fixed').first()).toContainText(/rejected → chosen: (fixed|nothing to fix)/);
+    await expect(page.getByTestId('pair').first().getByRole('group', { name: /^checker: / })).toHaveCount(2);
   });
 
   await test.step('an export with every pair excluded is refused beside the buttons, with no file', async () => {
@@ -167,6 +188,7 @@ test('a run at 800×600 with the largest text, and the fixes a new user meets on
       await expectNoSidewaysScroll(page, title);
       await expectSelectsInFull(page, title);
     }
+    await expect(page.getByTestId('iteration-judge').first()).toHaveText(/^\d+% \(\d+\/\d+\)/);
 
     // Tree nodes grow with their values: a value fits inside its circle.
     await view(page, 'Trees');

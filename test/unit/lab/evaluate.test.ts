@@ -57,6 +57,36 @@ describe('evaluation service', () => {
     expect(r.meta).toMatchObject({ modelIndex: 2, adapter: 'actor-it1' });
   });
 
+  it('scores any model M_t, M0 after training too, with the refiner of its generation; compares them on one set', async () => {
+    const made = (name: string, trainedOn: number) => ({ adapter: { name, rank: 1, alpha: 1, scale: 1, targets: [], layers: [] }, trainedOn });
+    const trained = { actor: [made('actor-it0', 0), made('actor-it1', 1)], refiner: [made('refiner-it0', 0)] };
+    const adapters = { latest: async (_r: string, role: 'actor' | 'refiner', before: number) => trained[role].filter((a) => a.trainedOn < before).at(-1) ?? null };
+    const { store, lab } = labWorld({ models: actorModels, adapters });
+    const run = await newRun(store);
+    const settings = upload([rec(1, 'Answer in lowercase.', ['change_case:english_lowercase']), rec(2, 'Answer without commas.', ['punctuation:no_comma'])]);
+
+    const m0 = await lab.evals.evaluateActor(run.id, { model: 0, settings });
+    expect(m0.iteration).toBe(0);
+    expect(m0.meta).toMatchObject({ modelIndex: 0, adapter: null });
+    const m1 = await lab.evals.evaluateActor(run.id, { model: 1, settings: { ...settings, refine: { enabled: true, branch: 2, maxDepth: 1, budget: 2 } } });
+    expect(m1.meta).toMatchObject({ modelIndex: 1, adapter: 'actor-it0', mode: 'refine', refinerIndex: 1, refinerAdapter: 'refiner-it0' });
+    const newest = await lab.evals.evaluateActor(run.id, { settings });
+    expect(newest.meta).toMatchObject({ modelIndex: 2, adapter: 'actor-it1' });
+    await expect(lab.evals.evaluateActor(run.id, { model: 3, settings })).rejects.toMatchObject({
+      kind: 'not-found',
+      message: 'There is no M3 yet: the actor has not been trained on iteration 2 (Train makes it).',
+    });
+
+    // M1 was only scored with inference-time refinement: the comparison has M0 and M2.
+    const c = await lab.evals.compare(run.id, String(m0.meta!.set));
+    expect(c.models.map((m) => [m.model, m.evalId])).toEqual([
+      [0, m0.id],
+      [2, newest.id],
+    ]);
+    expect(c.types).toEqual(['change_case:english_lowercase', 'punctuation:no_comma']);
+    expect(c.models[0].byType).toEqual({ 'change_case:english_lowercase': { followed: 1, total: 1 }, 'punctuation:no_comma': { followed: 0, total: 1 } });
+  });
+
   it('inference-time refinement: the refiner judges each response and refines the failing ones before the check', async () => {
     // The refiner says No to the actor's answer (it has a comma) and Yes to its refinement,
     // which drops the comma; the lowercase-only prompt is judged Yes and kept.

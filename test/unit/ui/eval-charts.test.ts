@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { accuracyCharts } from '../../../src/ui/eval-charts';
-import { describeSet } from '../../../src/lab/evaluate';
+import { accuracyCharts, typeBars } from '../../../src/ui/eval-charts';
+import { describeSet, type ModelComparison } from '../../../src/lab/eval-compare';
 import type { EvalListItem } from '../../../src/lab/evaluate';
 import type { EvalSettings } from '../../../src/lab/run-config';
 
@@ -42,5 +42,21 @@ describe('accuracyCharts', () => {
 
   it('says so where an old evaluation did not record its set', () => {
     expect(accuracyCharts([ev(0, undefined, 0.5)])[0].title).toBe('Accuracy of M0, M1, … on a prompt set not recorded');
+  });
+
+  it('bars per instruction type: one per model that met the type, coloured by the model’s place in the legend', () => {
+    const scores = (model: number, byType: ModelComparison['models'][number]['byType']) => ({ model, evalId: `m${model}`, createdAt: model, promptStrict: 0, instructionStrict: 0, promptLoose: 0, instructionLoose: 0, byType });
+    const c: ModelComparison = {
+      set: BUILT_IN,
+      types: ['change_case:english_lowercase', 'punctuation:no_comma'],
+      models: [scores(0, { 'change_case:english_lowercase': { followed: 1, total: 4 } }), scores(2, { 'change_case:english_lowercase': { followed: 3, total: 4 }, 'punctuation:no_comma': { followed: 2, total: 3 } })],
+    };
+    expect(typeBars(c)).toEqual({
+      legend: ['M0', 'M2'],
+      groups: [
+        { label: 'change_case:english_lowercase', bars: [{ series: 0, value: 0.25, text: '25% (1/4)' }, { series: 1, value: 0.75, text: '75% (3/4)' }] },
+        { label: 'punctuation:no_comma', bars: [{ series: 1, value: 2 / 3, text: '67% (2/3)' }] },
+      ],
+    });
   });
 });
