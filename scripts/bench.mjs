@@ -8,9 +8,10 @@
 // `npm run bench -- --page <name>` runs bench/<name>.html instead and writes what it returns to
 // bench/results/<name>.json: --page profile (or --profile) is where a decode step's time goes,
 // --page train-profile is where a DPO step's forward and backward time goes, --page matmul-tiles
-// compares matmul tilings, --page toy-spar runs the SPaR experiment on SPaR-toy (hours on
-// SwiftShader). BENCH_QUERY is passed as the page's query string; BENCH_TIMEOUT_MIN sets how long
-// a page may run (default 15 minutes, the toy-spar page PAGE_TIMEOUT_MIN's).
+// compares matmul tilings, --page toy-spar runs the SPaR experiment on SPaR-toy (about 15 minutes
+// a seed on two idle cores with SwiftShader, hours on a busy machine). BENCH_QUERY is passed as
+// the page's query string; BENCH_TIMEOUT_MIN sets how long a page may run (default 15 minutes,
+// or the page's PAGE_TIMEOUT_MIN).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

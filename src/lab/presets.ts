@@ -3,7 +3,7 @@
  *
  * - Toy world (the default): SPaR-toy, a 1M-parameter model shipped with the app and trained
  *   from scratch on the toy world (src/toy), with the judge and refine templates it was trained
- *   on. It is not a language model, but inside the toy world it follows about half the
+ *   on. It is not a language model, but inside the toy world it follows some of the
  *   constraints, judges and refines, so SPaR visibly improves it in minutes.
  * - Tiny demo: a random tiny model (about 60k parameters) and budgets small enough that a whole
  *   iteration takes a minute or two on any device. Its text is noise. So that the loop still
@@ -115,7 +115,7 @@ export const PRESETS: Record<Exclude<PresetName, 'custom'>, Preset> = {
     title: 'Toy world',
     description:
       'SPaR-toy, a 1M-parameter model shipped with the app and trained from scratch on a toy world: short notes about 24 topics under one to three of ten IFEval constraints. ' +
-      'It is not a language model (outside the toy world it writes nonsense), but it follows about half the constraints, judges with "Final Judgement: Yes/No" and refines with small edits, ' +
+      'It is not a language model (outside the toy world it writes nonsense), but it follows some of the constraints, judges with "Final Judgement: Yes/No" (about 4 in 5 right) and rewrites failing answers to fix them, ' +
       'so SPaR visibly improves it in minutes, on any device, offline. 16 toy instructions, n = 4 samples, k = 3 critiques, 2 branches, depth 2; evaluated on 40 held-out toy prompts.',
     spar: toyWorldSpar,
     models: { actor: { kind: 'lab', model: SPAR_TOY }, refiner: { kind: 'lab', model: SPAR_TOY } },

@@ -11,7 +11,7 @@ import { shot } from './screenshots';
 // says at each stage what is done and what comes next, and its button takes the next step.
 // Screenshots of the main screens are the README's (see screenshots.ts).
 
-test.setTimeout(240_000);
+test.setTimeout(600_000);
 
 
 async function downloaded(page: Page, click: () => Promise<void>): Promise<{ name: string; text: string }> {
@@ -102,7 +102,7 @@ test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the nex
     await expect(page.getByTestId('loop-baseline')).toContainText('M0 (the base) is not evaluated on built-in constraint prompts, 5 (seed 1000)');
     await page.getByTestId('loop-action').press('Enter');
     await expect(page.getByRole('tab', { name: /Self-play/ })).toHaveAttribute('aria-selected', 'true');
-    await expect(page.getByTestId('selfplay-state')).toHaveAttribute('data-state', 'done', { timeout: 90_000 });
+    await expect(page.getByTestId('selfplay-state')).toHaveAttribute('data-state', 'done', { timeout: 300_000 });
     await expect(page.getByTestId('selfplay-count')).toHaveText('3 / 3');
     await expect(page.getByTestId('finished-list').locator('li')).toHaveCount(3);
     await expect(page.getByTestId('run-status')).toHaveText('done');
@@ -289,7 +289,7 @@ test('tiny demo: self-play, trees, pairs, exports, training, evaluation, the nex
     await expect(page.getByTestId('selfplay-state')).toContainText('finished');
     await shot(page, 'resume');
     await page.keyboard.press('s');
-    await expect(page.getByTestId('selfplay-state')).toHaveAttribute('data-state', 'done', { timeout: 90_000 });
+    await expect(page.getByTestId('selfplay-state')).toHaveAttribute('data-state', 'done', { timeout: 300_000 });
     await expect(page.getByTestId('selfplay-count')).toHaveText('7 / 7');
 
     await page.keyboard.press('5');
