@@ -13,7 +13,7 @@
  */
 import { LabError } from '../../errors';
 import type { FileSource } from './files';
-import { readBody } from './http-body';
+import { rangeBytes, readBody, sizeFromHead } from './http-body';
 
 export const HUB_ENDPOINT = 'https://huggingface.co';
 /** Our own cache of model files (Cache Storage name). */
@@ -167,20 +167,12 @@ export function hubSource(repo: string, opts: HubSourceOptions = {}): HubSource 
         const n = Number(hit.headers.get('content-length'));
         return n > 0 ? n : (await hit.arrayBuffer()).byteLength;
       }
-      const res = await request(path, { method: 'HEAD' }).catch((e) => {
-        if (e instanceof LabError && e.kind === 'not-found') return null;
-        throw e;
-      });
-      const n = Number(res?.headers.get('content-length'));
-      return n > 0 ? n : null;
+      return sizeFromHead(() => request(path, { method: 'HEAD' }));
     },
     async readRange(path, start, end) {
       const hit = await cached(path);
       if (hit) return new Uint8Array(await hit.arrayBuffer()).subarray(start, end);
-      const res = await request(path, { headers: { Range: `bytes=${start}-${end - 1}` } });
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      // A server that ignores Range sends the whole file.
-      return res.status === 206 ? bytes : bytes.subarray(start, end);
+      return rangeBytes(await request(path, { headers: { Range: `bytes=${start}-${end - 1}` } }), start, end);
     },
     async evict(paths) {
       if (!storage) return;

@@ -39,3 +39,19 @@ export async function readBody(path: string, res: Response, from: string, signal
   }
   return bytes;
 }
+
+/** A file's size from a HEAD request's content-length: null when the file is missing (a not-found LabError) or the server does not say. */
+export async function sizeFromHead(head: () => Promise<Response>): Promise<number | null> {
+  const res = await head().catch((e) => {
+    if (e instanceof LabError && e.kind === 'not-found') return null;
+    throw e;
+  });
+  const n = Number(res?.headers.get('content-length'));
+  return n > 0 ? n : null;
+}
+
+/** Bytes [start, end) from a ranged GET's answer: a server that ignores Range sends the whole file. */
+export async function rangeBytes(res: Response, start: number, end: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  return res.status === 206 ? bytes : bytes.subarray(start, end);
+}

@@ -9,7 +9,7 @@
  */
 import { LabError } from '../../errors';
 import type { FileSource } from './files';
-import { readBody } from './http-body';
+import { rangeBytes, readBody, sizeFromHead } from './http-body';
 
 export interface UrlSourceOptions {
   /** Default: the global fetch (tests pass a fake). */
@@ -59,18 +59,10 @@ export function urlSource(baseUrl: string, label: string, opts: UrlSourceOptions
       return bytes;
     },
     async size(path) {
-      const res = await request(path, { method: 'HEAD' }).catch((e) => {
-        if (e instanceof LabError && e.kind === 'not-found') return null;
-        throw e;
-      });
-      const n = Number(res?.headers.get('content-length'));
-      return n > 0 ? n : null;
+      return sizeFromHead(() => request(path, { method: 'HEAD' }));
     },
     async readRange(path, start, end) {
-      const res = await request(path, { headers: { Range: `bytes=${start}-${end - 1}` } });
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      // A server that ignores Range sends the whole file.
-      return res.status === 206 ? bytes : bytes.subarray(start, end);
+      return rangeBytes(await request(path, { headers: { Range: `bytes=${start}-${end - 1}` } }), start, end);
     },
   };
 }
