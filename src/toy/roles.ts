@@ -23,71 +23,35 @@ export const TOY_TEMPLATES: SparTemplates = {
   outputEnd: '[[end]]',
 };
 
-/** How the critique names a constraint. */
-function label(inst: ToyInstruction, i: number): string {
-  const id = inst.record.instruction_id_list[i] as ToyConstraint;
-  const k = inst.record.kwargs[i] as Record<string, unknown>;
-  switch (id) {
-    case 'change_case:english_lowercase':
-      return 'all lowercase';
-    case 'change_case:english_capital':
-      return 'all capital letters';
-    case 'startend:end_checker':
-      return 'ends with the phrase';
-    case 'keywords:existence':
-      return `includes ${(k.keywords as string[]).join(' and ')}`;
-    case 'keywords:forbidden_words':
-      return `avoids ${(k.forbidden_words as string[]).join(' and ')}`;
-    case 'punctuation:no_comma':
-      return 'no commas';
-    case 'startend:quotation':
-      return 'wrapped in double quotes';
-    case 'detectable_format:title':
-      return 'has a title in << >>';
-    case 'detectable_format:number_bullet_lists':
-      return `exactly ${k.num_bullets} bullet points`;
-    case 'detectable_content:postscript':
-      return 'has a P.S.';
-  }
-}
+type Kwargs = Record<string, unknown>;
 
-/** What the reflection says to do about a failing constraint. */
-function fixText(inst: ToyInstruction, i: number): string {
-  const id = inst.record.instruction_id_list[i] as ToyConstraint;
-  const k = inst.record.kwargs[i] as Record<string, unknown>;
-  switch (id) {
-    case 'change_case:english_lowercase':
-      return 'write it all in lowercase';
-    case 'change_case:english_capital':
-      return 'write it all in capital letters';
-    case 'startend:end_checker':
-      return `end with "${k.end_phrase as string}"`;
-    case 'keywords:existence':
-      return `mention ${(k.keywords as string[]).join(' and ')}`;
-    case 'keywords:forbidden_words':
-      return `replace ${(k.forbidden_words as string[]).join(' and ')}`;
-    case 'punctuation:no_comma':
-      return 'remove the commas';
-    case 'startend:quotation':
-      return 'wrap it in double quotes';
-    case 'detectable_format:title':
-      return 'add a title in << >>';
-    case 'detectable_format:number_bullet_lists':
-      return `use exactly ${k.num_bullets} bullet points`;
-    case 'detectable_content:postscript':
-      return 'add a P.S.';
-  }
+/** How the critique names each constraint, and what its reflection says to do when it fails. */
+const CONSTRAINT_WORDS: Record<ToyConstraint, (k: Kwargs) => { label: string; fix: string }> = {
+  'change_case:english_lowercase': () => ({ label: 'all lowercase', fix: 'write it all in lowercase' }),
+  'change_case:english_capital': () => ({ label: 'all capital letters', fix: 'write it all in capital letters' }),
+  'startend:end_checker': (k) => ({ label: 'ends with the phrase', fix: `end with "${k.end_phrase as string}"` }),
+  'keywords:existence': (k) => ({ label: `includes ${(k.keywords as string[]).join(' and ')}`, fix: `mention ${(k.keywords as string[]).join(' and ')}` }),
+  'keywords:forbidden_words': (k) => ({ label: `avoids ${(k.forbidden_words as string[]).join(' and ')}`, fix: `replace ${(k.forbidden_words as string[]).join(' and ')}` }),
+  'punctuation:no_comma': () => ({ label: 'no commas', fix: 'remove the commas' }),
+  'startend:quotation': () => ({ label: 'wrapped in double quotes', fix: 'wrap it in double quotes' }),
+  'detectable_format:title': () => ({ label: 'has a title in << >>', fix: 'add a title in << >>' }),
+  'detectable_format:number_bullet_lists': (k) => ({ label: `exactly ${k.num_bullets} bullet points`, fix: `use exactly ${k.num_bullets} bullet points` }),
+  'detectable_content:postscript': () => ({ label: 'has a P.S.', fix: 'add a P.S.' }),
+};
+
+function constraintWords(inst: ToyInstruction, i: number): { label: string; fix: string } {
+  return CONSTRAINT_WORDS[inst.record.instruction_id_list[i] as ToyConstraint](inst.record.kwargs[i] as Kwargs);
 }
 
 /** The judge's critique: one line per constraint, then the verdict line. */
 export function toyCritique(inst: ToyInstruction, passes: readonly boolean[], t: SparTemplates = TOY_TEMPLATES): string {
-  const lines = passes.map((ok, i) => `${label(inst, i)}: ${ok ? 'yes' : 'no'}`);
+  const lines = passes.map((ok, i) => `${constraintWords(inst, i).label}: ${ok ? 'yes' : 'no'}`);
   return `${lines.join('\n')}\n${t.verdictCue} ${passes.every(Boolean) ? t.yes : t.no}`;
 }
 
 /** The refiner's reply: what to change, then the refined answer between the markers. */
 export function toyRefineReply(inst: ToyInstruction, passes: readonly boolean[], refined: string, t: SparTemplates = TOY_TEMPLATES): string {
-  const fixes = passes.flatMap((ok, i) => (ok ? [] : [fixText(inst, i)]));
+  const fixes = passes.flatMap((ok, i) => (ok ? [] : [constraintWords(inst, i).fix]));
   return `Reflection: ${fixes.join('; ').replace(/\.$/, '')}.\n${t.outputStart} ${refined} ${t.outputEnd}`;
 }
 
