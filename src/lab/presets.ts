@@ -42,11 +42,13 @@ export function toyWorldSpar(): SparConfig {
 
 /**
  * Training for the Toy world, every knob in one place: a few dozen pairs and RFT records on a
- * 1M-parameter model, so a LoRA learning rate well above a real model's and a few epochs.
+ * 1M-parameter model, so a LoRA learning rate well above a real model's and a few epochs for the
+ * actor's DPO. The refiner's RFT is gentler: at the actor's settings it overfit its ~170 records
+ * and its verdicts fell from 67% to 39% right (toy-spar bench, seed 1), which dragged M2 down.
  */
 export const TOY_WORLD_TRAINING = {
   actor: { lr: 2e-3, epochs: 3, batchSize: 2, warmupRatio: 0 },
-  refiner: { lr: 2e-3, epochs: 3, batchSize: 2, warmupRatio: 0 },
+  refiner: { lr: 5e-4, epochs: 1, batchSize: 2, warmupRatio: 0 },
 } as const;
 
 export function toyWorldTrain(): TrainConfig {
