@@ -6,6 +6,8 @@ import { existsSync, statSync } from 'node:fs';
 export const INSTALL_ENV = {
   // Tests use the system's Chromium; never let Playwright download a browser.
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1',
+  // onnxruntime-node (via @huggingface/transformers) would download CUDA extras in its postinstall; its CPU binaries ship in the package.
+  ONNXRUNTIME_NODE_INSTALL: 'skip',
 };
 
 export function checkNode() {

@@ -32,7 +32,8 @@ export function toyTokenizerCorpus(examples: readonly ToyExample[]): string {
 export function toyModelFiles(corpusExamples: readonly ToyExample[], card: string): FileMap {
   const json = (x: unknown) => new TextEncoder().encode(JSON.stringify(x, null, 2) + '\n');
   return {
-    'config.json': transformersJson(tinyConfigJson({ ...TOY_ARCH, dtype: 'f32' })),
+    // transformers.js_config: transformers.js (the ONNX export in onnx/) would pick the q8 file on wasm; there is only fp32.
+    'config.json': transformersJson({ ...tinyConfigJson({ ...TOY_ARCH, dtype: 'f32' }), 'transformers.js_config': { dtype: 'fp32' } }),
     'generation_config.json': transformersJson(generationConfigJson(TINY_BOS_ID, TINY_EOS_ID, 'v4')),
     'tokenizer.json': json(tinyTokenizerJson(TOY_ARCH.vocabSize, toyTokenizerCorpus(corpusExamples))),
     ...tokenizerConfigFiles(tinyV4TokenizerConfig(), 'v4', 'llama'),
