@@ -13,7 +13,7 @@
  */
 import { LabError } from '../../errors';
 import type { FileSource } from './files';
-import { rangeBytes, readBody, sizeFromHead } from './http-body';
+import { rangeBytes, rangeRequest, readBody, sizeFromHead } from './http-body';
 
 export const HUB_ENDPOINT = 'https://huggingface.co';
 /** Our own cache of model files (Cache Storage name). */
@@ -172,7 +172,7 @@ export function hubSource(repo: string, opts: HubSourceOptions = {}): HubSource 
     async readRange(path, start, end) {
       const hit = await cached(path);
       if (hit) return new Uint8Array(await hit.arrayBuffer()).subarray(start, end);
-      return rangeBytes(await request(path, { headers: { Range: `bytes=${start}-${end - 1}` } }), start, end);
+      return rangeBytes(await request(path, rangeRequest(start, end)), start, end);
     },
     async evict(paths) {
       if (!storage) return;

@@ -50,6 +50,15 @@ export async function sizeFromHead(head: () => Promise<Response>): Promise<numbe
   return n > 0 ? n : null;
 }
 
+/**
+ * The request for bytes [start, end) of a file. Never through the HTTP cache: a server may gzip the
+ * whole file but not its ranges under one ETag (Vite's preview server does), and Chromium then
+ * stitches cached plain ranges into the gzipped download, which arrives cut short.
+ */
+export function rangeRequest(start: number, end: number): RequestInit {
+  return { headers: { Range: `bytes=${start}-${end - 1}` }, cache: 'no-store' };
+}
+
 /** Bytes [start, end) from a ranged GET's answer: a server that ignores Range sends the whole file. */
 export async function rangeBytes(res: Response, start: number, end: number): Promise<Uint8Array> {
   const bytes = new Uint8Array(await res.arrayBuffer());

@@ -9,7 +9,7 @@
  */
 import { LabError } from '../../errors';
 import type { FileSource } from './files';
-import { rangeBytes, readBody, sizeFromHead } from './http-body';
+import { rangeBytes, rangeRequest, readBody, sizeFromHead } from './http-body';
 
 export interface UrlSourceOptions {
   /** Default: the global fetch (tests pass a fake). */
@@ -62,7 +62,7 @@ export function urlSource(baseUrl: string, label: string, opts: UrlSourceOptions
       return sizeFromHead(() => request(path, { method: 'HEAD' }));
     },
     async readRange(path, start, end) {
-      return rangeBytes(await request(path, { headers: { Range: `bytes=${start}-${end - 1}` } }), start, end);
+      return rangeBytes(await request(path, rangeRequest(start, end)), start, end);
     },
   };
 }

@@ -15,7 +15,7 @@ function fakeServer(files: FileMap, o: { spa?: boolean } = {}) {
   const fetch = async (url: string | URL | Request, init: RequestInit = {}) => {
     const href = String(url);
     const range = new Headers(init.headers).get('Range');
-    log.push(`${init.method ?? 'GET'} ${href}${range ? ' ' + range : ''}`);
+    log.push(`${init.method ?? 'GET'} ${href}${range ? ` ${range} cache=${init.cache}` : ''}`);
     const f = href.startsWith(BASE) ? files[decodeURIComponent(href.slice(BASE.length))] : undefined;
     if (!f) {
       if (!o.spa) return new Response('Not found', { status: 404 });
@@ -61,6 +61,11 @@ describe('URL source', () => {
     expect(await source.size('model.safetensors')).toBe(files['model.safetensors'].byteLength);
     expect(await source.readRange!('model.safetensors', 8, 20)).toEqual(files['model.safetensors'].subarray(8, 20));
     expect(server.log.every((l) => l.split(' ')[1].startsWith(BASE))).toBe(true);
+    // Ranges bypass the HTTP cache: a server that gzips whole files but not ranges under one ETag
+    // (Vite's preview) otherwise gets them stitched into a truncated download.
+    const ranges = server.log.filter((l) => l.includes('bytes='));
+    expect(ranges.length).toBeGreaterThan(0);
+    expect(ranges.every((l) => l.endsWith('cache=no-store'))).toBe(true);
   });
 
   it('a missing file is absent to exists() and a not-found error naming it to read()', async () => {
