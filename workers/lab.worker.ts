@@ -14,6 +14,7 @@ import { ModelHost } from '../src/lab/models';
 import { asRecovered, recoverInterrupted } from '../src/lab/recovery';
 import { deleteStoredModel, listStoredModels, modelDetails } from '../src/models/model-cache';
 import { connectWebLlm } from './webllm-link';
+import { connectTransformers } from './transformers-link';
 import { applyConfigPatch, type RunConfigPatch } from '../src/lab/run-config';
 import { LabStore, storageReport, type RunSummary } from '../src/store/lab-store';
 import { CHILD_STORES } from '../src/store/records';
@@ -49,6 +50,10 @@ const models = new ModelHost({
     onProgress: (modelIds, progress) => emit({ type: 'webllm.progress', modelIds, progress }),
     onStatus: (status) => emit({ type: 'webllm.status', status }),
     onWarning: (message) => emit({ type: 'log', level: 'warn', message }),
+  },
+  transformers: {
+    onProgress: (key, progress) => emit({ type: 'transformers.progress', key, progress }),
+    onStatus: (status) => emit({ type: 'transformers.status', status }),
   },
 });
 
@@ -190,7 +195,7 @@ const handlers: Handlers = {
   'models.load': ({ request }, { signal, progress }) => models.load(request, { signal, onProgress: progress }),
   'models.list': async () => {
     const { kind, whyNotWebGpu } = await engineChoice;
-    return { engine: kind.name, whyNotWebGpu, models: models.list(), apiKeys: models.apiKeyUrls(), webllm: models.webllm.status() };
+    return { engine: kind.name, whyNotWebGpu, models: models.list(), apiKeys: models.apiKeyUrls(), webllm: models.webllm.status(), transformers: models.transformers.status() };
   },
   'models.unload': async ({ key }) => {
     if ((await lab()).jobs.current) throw new LabError('busy', 'A job is using the models; pause or cancel it before unloading one.');
@@ -224,6 +229,17 @@ const handlers: Handlers = {
     return models.webllm.status();
   },
   'webllm.details': async ({ modelId }) => modelDetails(await models.webllm.entry(modelId)),
+
+  'transformers.attach': ({ port }) => models.transformers.attach(connectTransformers(port)),
+  'transformers.load': async ({ spec }, { signal, progress }) => {
+    await models.transformers.load(spec, { signal, onProgress: progress });
+    return models.transformers.status();
+  },
+  'transformers.unload': async ({ key }) => {
+    await noJob('unloading a transformers.js model');
+    await models.transformers.unload(key);
+    return models.transformers.status();
+  },
 
   'selfplay.start': async ({ runId, iteration, retryFailed }, { signal, progress }) =>
     (await lab()).selfplay.start(runId, { iteration, retryFailed, signal, onProgress: progress }),

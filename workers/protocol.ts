@@ -21,9 +21,11 @@ import type { ModelComparison } from '../src/lab/eval-compare';
 import type { ExportFile, ExportKind } from '../src/lab/exports';
 import type { ActiveJob } from '../src/lab/jobs';
 import type { LoadRequest, ModelSummary, PlanReport } from '../src/lab/models';
+import type { TransformersStatus } from '../src/lab/transformers-host';
 import type { WebLlmStatus } from '../src/lab/webllm-host';
 import type { ModelDetails, StoredModel } from '../src/models/model-cache';
 import type { WebLlmLoadProgress } from './webllm-link';
+import type { TransformersLoadProgress, TransformersLoadSpec } from './transformers-messages';
 import type { AddResult, GenerateOptions, ListOptions } from '../src/lab/prompts';
 import type { EvalSettings, Role, RunConfigPatch } from '../src/lab/run-config';
 import type { SelfPlayOutcome, SelfPlayState, SelfPlayStats } from '../src/lab/selfplay';
@@ -57,7 +59,10 @@ export interface LabApi {
   /** Loads a model into the worker (progress: bytes read or downloaded). */
   'models.load': { params: { request: LoadRequest }; result: ModelSummary };
   /** `whyNotWebGpu`: why lab-engine models run on the CPU reference here (null on WebGPU). */
-  'models.list': { params: Record<string, never>; result: { engine: string; whyNotWebGpu: string | null; models: ModelSummary[]; apiKeys: string[]; webllm: WebLlmStatus } };
+  'models.list': {
+    params: Record<string, never>;
+    result: { engine: string; whyNotWebGpu: string | null; models: ModelSummary[]; apiKeys: string[]; webllm: WebLlmStatus; transformers: TransformersStatus };
+  };
   'models.unload': { params: { key: string }; result: null };
   /** Kept in the worker's memory for this session only. An empty key forgets it. */
   'models.setApiKey': { params: { baseUrl: string; apiKey: string }; result: null };
@@ -78,6 +83,15 @@ export interface LabApi {
   'webllm.unload': { params: Record<string, never>; result: WebLlmStatus };
   /** Exact download size, lab-engine and read-out support of one web-llm model (reads two small files). */
   'webllm.details': { params: { modelId: string }; result: ModelDetails };
+
+  /**
+   * Connects the transformers.js worker (one end of a MessageChannel it serves; send it in
+   * `transfer`). Answers with what it runs on (WebGPU, cross-origin isolation, wasm threads) and holds.
+   */
+  'transformers.attach': { params: { port: MessagePort }; result: TransformersStatus };
+  /** Loads an ONNX model into the transformers.js worker (a picked folder with its files; progress: bytes of its graph). */
+  'transformers.load': { params: { spec: TransformersLoadSpec }; result: TransformersStatus };
+  'transformers.unload': { params: { key: string }; result: TransformersStatus };
 
   /** Runs or resumes an iteration; resolves when it is done, paused, cancelled or failed. */
   'selfplay.start': { params: { runId: string; iteration?: number; retryFailed?: boolean }; result: SelfPlayOutcome };
@@ -149,6 +163,10 @@ export type LabEvent =
   | { type: 'webllm.progress'; modelIds: string[]; progress: WebLlmLoadProgress }
   /** What web-llm holds changed (a load finished or failed, an unload). */
   | { type: 'webllm.status'; status: WebLlmStatus }
+  /** A transformers.js load's progress (bytes of the model's graph), whoever started it; `key` is its transformersKey. */
+  | { type: 'transformers.progress'; key: string; progress: TransformersLoadProgress }
+  /** What the transformers.js worker holds changed (a load finished or failed, an unload). */
+  | { type: 'transformers.status'; status: TransformersStatus }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   /** A run record changed in the worker (status, iteration history). */
   | { type: 'run.updated'; run: RunRecord }

@@ -25,7 +25,7 @@ export interface TabLink {
   stop(request: StopRequest): void;
 }
 
-/** Whether every tab shows an event: runs and their jobs, yes; one worker's models, web-llm and logs, no. */
+/** Whether every tab shows an event: runs and their jobs, yes; one worker's models, web-llm, transformers.js and logs, no. */
 export function concernsRuns(e: LabEvent): boolean {
   switch (e.type) {
     case 'run.updated':
@@ -41,6 +41,8 @@ export function concernsRuns(e: LabEvent): boolean {
     case 'device-lost':
     case 'webllm.progress':
     case 'webllm.status':
+    case 'transformers.progress':
+    case 'transformers.status':
     case 'log':
       return false;
     default:

@@ -1,9 +1,9 @@
 /**
  * The one small interface through which the SPaR algorithm talks to language models. Every
- * backend implements it: the lab engine (WebGPU, LoRA-aware), web-llm (fast frozen models), an
- * OpenAI-compatible endpoint, and scripted test doubles. A backend instance is bound to one
- * role's model: the lab engine hands out one view per adapter ("actor", "refiner"), so requests
- * never name adapters.
+ * backend implements it: the lab engine (WebGPU, LoRA-aware), web-llm (fast frozen models),
+ * transformers.js (frozen ONNX models on WebGPU or WebAssembly), an OpenAI-compatible endpoint,
+ * and scripted test doubles. A backend instance is bound to one role's model: the lab engine
+ * hands out one view per adapter ("actor", "refiner"), so requests never name adapters.
  *
  * Batched by design: every method takes many requests at once, and a backend is free to run
  * them together (one decode batch sharing a prompt's KV cache across its n samples).
@@ -86,7 +86,7 @@ export interface CallOptions {
 export interface BackendInfo {
   /** Shown to the user, e.g. "lab engine · SmolLM2-135M · actor adapter". */
   label: string;
-  kind: 'lab' | 'webllm' | 'openai' | 'scripted';
+  kind: 'lab' | 'webllm' | 'transformers' | 'openai' | 'scripted';
 }
 
 export interface ModelBackend {

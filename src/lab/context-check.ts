@@ -16,7 +16,8 @@
 import type { ChatMessage } from '../backends/types';
 import type { SparConfig } from '../spar/config';
 import { judgeMessages, refineMessages } from '../spar/templates';
-import { BUNDLED_MODELS, describeSource, modelKey, TINY_MODEL_CONTEXT, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
+import { transformersKey } from '../../workers/transformers-messages';
+import { BUNDLED_MODELS, describeBinding, describeSource, modelKey, TINY_MODEL_CONTEXT, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
 
 /** What the check needs of one role's model. */
 export interface ModelWindow {
@@ -116,10 +117,12 @@ export function estimateChatTokens(messages: readonly ChatMessage[]): number {
   return messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 4, 2);
 }
 
-/** A model the page knows the context of: loaded lab-engine models (their summaries), web-llm's catalog. */
+/** A model the page knows the context of: loaded lab-engine models (their summaries), web-llm's catalog, loaded transformers.js models. */
 export interface KnownContexts {
   loaded: readonly { key: string; contextLength: number }[];
   webllm: (modelId: string) => number | null;
+  /** By transformersKey; absent where the page has not started transformers.js. */
+  transformers?: (key: string) => number | null;
 }
 
 /** The page's estimate of a role's window: known for the tiny model, the models shipped with the app, loaded models and web-llm's catalog; null otherwise. */
@@ -133,9 +136,12 @@ export function estimatedWindow(b: RoleBinding, known: KnownContexts): ModelWind
   } else if (b.kind === 'webllm') {
     name = `web-llm ${b.model}`;
     contextLength = known.webllm(b.model);
+  } else if (b.kind === 'transformers') {
+    name = describeBinding(b);
+    contextLength = b.model.type === 'bundled' ? BUNDLED_MODELS[b.model.name].contextLength : (known.transformers?.(transformersKey(b)) ?? null);
   }
   if (contextLength === null) return null;
-  return { name, contextLength, countChat: estimateChatTokens, madeFor: b.kind === 'lab' ? madeForPreset(b.model) : null };
+  return { name, contextLength, countChat: estimateChatTokens, madeFor: b.kind === 'lab' || b.kind === 'transformers' ? madeForPreset(b.model) : null };
 }
 
 /** The page's check of settings and models as Setup has them (no instruction counted): what Setup and Self-play warn about. */

@@ -1,13 +1,15 @@
 /**
  * The worker's model host: loads models by source (the generated tiny demo model, a model
  * shipped with the app, a Hugging Face repository, a folder of local files), keeps each loaded
- * once, and hands out role-bound backends — a lab-engine view with the role's adapters, a web-llm model (frozen; see
- * webllm-host.ts), or an OpenAI-compatible endpoint. Actor and refiner on the same model share
+ * once, and hands out role-bound backends — a lab-engine view with the role's adapters, a web-llm
+ * model (frozen; see webllm-host.ts), a transformers.js ONNX model (frozen; see
+ * transformers-host.ts), or an OpenAI-compatible endpoint. Actor and refiner on the same model share
  * one loaded base (two views over one engine); web-llm roles are loaded together in one call.
  */
 import { parameterCount } from '../engine/load/inspect';
 import { createOpenAIBackend, type OpenAIBackendOptions, type RetryNotice } from '../backends/openai';
 import { listEndpointModels } from '../backends/openai-models';
+import { TRANSFORMERS_CAPABILITIES } from '../backends/transformers';
 import { WEBLLM_CAPABILITIES } from '../backends/webllm';
 import type { ModelBackend } from '../backends/types';
 import { LabError } from '../errors';
@@ -23,6 +25,7 @@ import type { Models } from '../spar/instruction';
 import { CPU_ENGINE, type EngineKind, type LabEngineLike, type Trainable } from './engine';
 import { BUNDLED_MODELS, describeSource, modelKey, requireCompleteBinding, TINY_MODEL_CONTEXT, webLlmIds, type ModelSourceSpec, type Role, type RoleBinding } from './run-config';
 import { madeForPreset, type ModelWindow } from './context-check';
+import { TransformersHost, type TransformersHostOptions } from './transformers-host';
 import { WebLlmHost, type WebLlmHostOptions } from './webllm-host';
 
 /** The tiny demo model's shape: the generator's defaults with room for the demo's prompts. */
@@ -83,6 +86,8 @@ export interface ModelHostOptions {
   onDeviceLost?: (key: string, message: string) => void;
   /** web-llm's events and hub access (the connection itself is attached later by the page). */
   webllm?: WebLlmHostOptions;
+  /** transformers.js's events (the connection itself is attached later by the page). */
+  transformers?: TransformersHostOptions;
   now?: () => number;
 }
 
@@ -97,17 +102,25 @@ const NEED_TEXT: Record<RoleNeed, string> = {
 
 /**
  * Refuses a role whose backend cannot do what a step needs (training, scoring, adapters), with
- * a message that says how to go on. web-llm and endpoints serve frozen models; only the lab
- * engine trains.
+ * a message that says how to go on. web-llm, transformers.js and endpoints serve frozen models;
+ * only the lab engine trains.
  */
 export function requireCapability(b: RoleBinding, role: Role, need: RoleNeed): void {
   if (b.kind === 'lab') return;
   if (b.kind === 'webllm' && WEBLLM_CAPABILITIES[need]) return;
-  const who = b.kind === 'webllm' ? `web-llm (${b.model}), which serves frozen models` : `an OpenAI-compatible endpoint (${b.model}), which serves a frozen model`;
+  if (b.kind === 'transformers' && TRANSFORMERS_CAPABILITIES[need]) return;
+  const who =
+    b.kind === 'webllm'
+      ? `web-llm (${b.model}), which serves frozen models`
+      : b.kind === 'transformers'
+        ? `transformers.js (${describeSource(b.model)}), which serves frozen models`
+        : `an OpenAI-compatible endpoint (${b.model}), which serves a frozen model`;
   const instead =
     b.kind === 'webllm'
       ? 'Switch it to the lab engine in Setup: for web-llm models the lab engine can load, "Weights web-llm cached" uses the same files without a second download.'
-      : 'Switch it to the lab engine in Setup.';
+      : b.kind === 'transformers'
+        ? "Switch it to the lab engine in Setup, with the model's safetensors checkpoint (the lab engine does not read ONNX)."
+        : 'Switch it to the lab engine in Setup.';
   throw new LabError('unsupported', `The ${role} is served by ${who} and cannot ${NEED_TEXT[need]}. ${instead}`);
 }
 
@@ -132,15 +145,18 @@ export class ModelHost {
   readonly engineKind: EngineKind;
   /** web-llm's models, once the page has attached the web-llm worker. */
   readonly webllm: WebLlmHost;
+  /** transformers.js's models, once the page has attached the transformers.js worker. */
+  readonly transformers: TransformersHost;
 
   constructor(private readonly opts: ModelHostOptions = {}) {
     this.engineKind = opts.engine ?? CPU_ENGINE;
     this.webllm = new WebLlmHost(opts.webllm);
+    this.transformers = new TransformersHost(opts.transformers);
   }
 
   /** A model is loading (a download may be writing to the caches). */
   get loadingAny(): boolean {
-    return this.loading.size > 0 || this.webllm.loading;
+    return this.loading.size > 0 || this.webllm.loading || this.transformers.loading;
   }
 
   list(): ModelSummary[] {
@@ -242,6 +258,10 @@ export class ModelHost {
       if (opts.adapter) requireCapability(b, role, 'lora');
       return this.webllm.backend(b.model, role, opts);
     }
+    if (b.kind === 'transformers') {
+      if (opts.adapter) requireCapability(b, role, 'lora');
+      return this.transformers.backend(b, role, opts);
+    }
     const entry = await this.ensure(b.model, opts);
     const adapter = opts.adapter;
     if (adapter) await entry.engine.setAdapter(adapter);
@@ -250,8 +270,9 @@ export class ModelHost {
 
   /**
    * What the context check needs of a role's model, where it is a loaded lab-engine model: its
-   * usable context and its own chat tokenizer. Null for others (web-llm, endpoints), which are
-   * not checked.
+   * usable context and its own chat tokenizer. Null for others (web-llm, transformers.js,
+   * endpoints), which are not checked here (transformers.js refuses a prompt longer than its
+   * context itself).
    */
   contextWindow(b: RoleBinding): ModelWindow | null {
     if (b.kind !== 'lab') return null;
@@ -267,7 +288,7 @@ export class ModelHost {
 
   /**
    * The lab engine holding a role's model, for training its adapters (loaded if need be). Frozen
-   * roles (web-llm, endpoints) are refused with a message that says how to go on.
+   * roles (web-llm, transformers.js, endpoints) are refused with a message that says how to go on.
    */
   async trainable(b: RoleBinding, role: Role, opts: LoadOptions = {}): Promise<{ engine: LabEngineLike; training: Trainable; summary: ModelSummary }> {
     requireCapability(b, role, 'train');

@@ -52,7 +52,25 @@ export interface EndpointBinding {
  * serves one of its prebuilt models, frozen (`model` is web-llm's model id); an
  * OpenAI-compatible endpoint serves a frozen model.
  */
-export type RoleBinding = { kind: 'lab'; model: ModelSourceSpec } | { kind: 'webllm'; model: string } | EndpointBinding;
+export type RoleBinding = { kind: 'lab'; model: ModelSourceSpec } | { kind: 'webllm'; model: string } | TransformersBinding | EndpointBinding;
+
+/** Where transformers.js finds an ONNX model: an onnx-community style hub repository, the app's own onnx/ export of a shipped model, or a picked folder. */
+export type OnnxSourceSpec = Exclude<ModelSourceSpec, { type: 'tiny' }>;
+
+/** The ONNX weight variants transformers.js picks by file name (onnx/model.onnx, model_fp16.onnx, model_q4.onnx, model_quantized.onnx). */
+export const ONNX_DTYPES = ['fp32', 'fp16', 'q4', 'q8'] as const;
+export type OnnxDtype = (typeof ONNX_DTYPES)[number];
+
+/**
+ * A frozen ONNX model run by transformers.js in its own worker, on WebGPU or on WebAssembly (the
+ * fast CPU path where there is no usable GPU adapter). It generates, scores and reads verdicts; it never trains.
+ */
+export interface TransformersBinding {
+  kind: 'transformers';
+  model: OnnxSourceSpec;
+  device: 'webgpu' | 'wasm';
+  dtype: OnnxDtype;
+}
 
 /** What Setup offers when a role is switched to an endpoint: vLLM's default address, no model yet. */
 export const NEW_ENDPOINT: EndpointBinding = { kind: 'openai', baseUrl: 'http://localhost:8000/v1', model: '', verdict: true };
@@ -236,13 +254,20 @@ export function checkBinding(b: unknown, role: string): RoleBinding {
     if (typeof b.model !== 'string' || !b.model.trim()) throw bad('pick one of web-llm\'s models');
     return { kind: 'webllm', model: b.model.trim() };
   }
+  if (b.kind === 'transformers') {
+    const model = checkSource(b.model, role);
+    if (model.type === 'tiny') throw bad('transformers.js needs an ONNX model (a hub repository, a shipped model or a folder), not the tiny random model');
+    if (b.device !== 'webgpu' && b.device !== 'wasm') throw bad('transformers.js runs on "webgpu" or "wasm"');
+    if (!ONNX_DTYPES.includes(b.dtype as OnnxDtype)) throw bad(`the ONNX weights must be one of ${ONNX_DTYPES.join(', ')}`);
+    return { kind: 'transformers', model, device: b.device, dtype: b.dtype as OnnxDtype };
+  }
   if (b.kind === 'openai') {
     // Kept while incomplete (Setup shows what is missing; a start refuses it).
     if (typeof b.baseUrl !== 'string') throw bad('the server URL must be text, e.g. http://localhost:8000/v1');
     if (typeof b.model !== 'string') throw bad('the model name must be text');
     return { kind: 'openai', baseUrl: b.baseUrl.trim(), model: b.model.trim(), verdict: b.verdict !== false };
   }
-  throw bad(`unknown backend kind ${JSON.stringify(b.kind)} (lab engine, web-llm or OpenAI-compatible endpoint)`);
+  throw bad(`unknown backend kind ${JSON.stringify(b.kind)} (lab engine, web-llm, transformers.js or OpenAI-compatible endpoint)`);
 }
 
 /** What an endpoint still lacks before it can serve a role, each as a short instruction; empty when complete. */
@@ -329,6 +354,7 @@ export function describeSource(s: ModelSourceSpec): string {
 export function describeBinding(b: RoleBinding): string {
   if (b.kind === 'lab') return describeSource(b.model);
   if (b.kind === 'webllm') return `web-llm ${b.model}`;
+  if (b.kind === 'transformers') return `transformers.js ${describeSource(b.model)} · ${b.device} ${b.dtype}`;
   return `${b.model || 'no model chosen yet'} at ${b.baseUrl || 'no URL yet'}`;
 }
 

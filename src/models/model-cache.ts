@@ -1,5 +1,5 @@
 /**
- * The browser's copies of model files, for both engines.
+ * The browser's copies of model files, for every engine.
  *
  * web-llm 0.2.86 (default cacheBackend "cache") stores with the Cache API, one entry per file,
  * keyed by the file's full URL under the model's base URL (…/resolve/main/): the chat config in
@@ -11,6 +11,12 @@
  * template), which the lab engine needs: fetchLabExtras adds it, so after one web-llm download
  * the lab engine loads the model offline.
  *
+ * ONNX models for transformers.js are read through hubSource too, so their files (weights in
+ * onnx/) sit in the lab's cache under the same hub URLs; transformers.js's own cache,
+ * "transformers-cache" (hub files under their URL the same way), is listed and emptied with the
+ * others for anything transformers.js stored there itself. Files there not under a hub URL
+ * (ONNX Runtime's own) are not a model's.
+ *
  * Here: which models are cached (web-llm's own test — tensor-cache.json and all its shards —
  * plus ours), how many bytes they take, deleting a model from every cache, and the exact
  * download size from a lazily fetched tensor-cache.json.
@@ -20,11 +26,12 @@ import { LAB_MODEL_CACHE, hubSource, type CacheLike, type CacheStorageLike } fro
 import { readJson } from '../engine/load/files';
 import { MLC_CHAT_CONFIG, parseMlcChatConfig, parseTensorCache, type TensorCacheShard } from '../engine/load/mlc';
 import { hubRepoOf, type CatalogEntry, type LabSupport } from './catalog';
+import { TRANSFORMERS_CACHE, dtypeOfOnnxFile } from './onnx-hub';
 
 export const WEBLLM_MODEL_CACHE = 'webllm/model';
 export const WEBLLM_CONFIG_CACHE = 'webllm/config';
 export const WEBLLM_WASM_CACHE = 'webllm/wasm';
-const FILE_CACHES = [WEBLLM_MODEL_CACHE, WEBLLM_CONFIG_CACHE, LAB_MODEL_CACHE] as const;
+const FILE_CACHES = [WEBLLM_MODEL_CACHE, WEBLLM_CONFIG_CACHE, LAB_MODEL_CACHE, TRANSFORMERS_CACHE] as const;
 
 /** The Cache API with listing (window.caches and self.caches fit). */
 export interface CacheWithKeys extends CacheLike {
@@ -210,6 +217,8 @@ export interface StoredModel {
   webllmFiles: number;
   /** Files in the lab engine's cache. */
   labFiles: number;
+  /** ONNX weight variants stored for transformers.js (fp32, q4, …), in any cache; empty for other models. */
+  onnxDtypes: string[];
   bytes: number;
   /** Shards tensor-cache.json lists (null: none stored), and how many are stored in either cache. */
   shardsTotal: number | null;
@@ -228,9 +237,10 @@ function baseOf(url: string): string | null {
 }
 
 /**
- * Every model with files in either engine's cache — web-llm's downloads and the lab engine's
- * (hub checkpoints included) — one row per set of files, largest first. With web-llm's catalog
- * the rows also name the web-llm models that use the files and whether web-llm has all of them.
+ * Every model with files in any engine's cache — web-llm's downloads, the lab engine's (hub
+ * checkpoints included) and transformers.js's ONNX models — one row per set of files, largest
+ * first. With web-llm's catalog the rows also name the web-llm models that use the files and
+ * whether web-llm has all of them.
  */
 export async function listStoredModels(catalog: readonly CatalogEntry[] | null, caches: CacheStorageWithKeys = defaultCaches()): Promise<StoredModel[]> {
   const stored = await storedUrls(caches);
@@ -251,6 +261,7 @@ export async function listStoredModels(catalog: readonly CatalogEntry[] | null, 
       revision: hub?.revision ?? '',
       webllmFiles: urls(WEBLLM_MODEL_CACHE) + urls(WEBLLM_CONFIG_CACHE),
       labFiles: urls(LAB_MODEL_CACHE),
+      onnxDtypes: onnxDtypesUnder(base, stored),
       bytes: f.bytes,
       shardsTotal: f.shardsTotal,
       shardsStored: f.shardsStored,
@@ -262,8 +273,18 @@ export async function listStoredModels(catalog: readonly CatalogEntry[] | null, 
   return out.sort((a, b) => b.bytes - a.bytes || a.baseUrl.localeCompare(b.baseUrl));
 }
 
+/** The ONNX weight variants stored under a model URL (in any cache), by file name, in the order found. */
+function onnxDtypesUnder(base: string, stored: Map<string, Set<string>>): string[] {
+  const dtypes = new Set<string>();
+  for (const name of FILE_CACHES) for (const u of stored.get(name)!) {
+    const d = u.startsWith(base + 'onnx/') ? dtypeOfOnnxFile(u.slice(base.length)) : null;
+    if (d) dtypes.add(d);
+  }
+  return [...dtypes];
+}
+
 /**
- * Deletes every file stored under a model URL from both engines' caches; for one of web-llm's
+ * Deletes every file stored under a model URL from every engine's cache; for one of web-llm's
  * models (known from the catalog) also its .wasm where no other cached model uses it.
  */
 export async function deleteStoredModel(baseUrl: string, catalog: readonly CatalogEntry[] | null, caches: CacheStorageWithKeys = defaultCaches()): Promise<{ files: number; models: string[] }> {

@@ -20,7 +20,9 @@ import type { CallPurpose } from '../spar/calls';
 import type { LabEvent, Method, Params, Progress, Result } from '../../workers/protocol';
 import { LabClient } from '../../workers/rpc';
 import { startWebLlmWorker, type WebLlmLoadProgress } from '../../workers/webllm-link';
+import { startTransformersWorker, type TransformersLoadProgress, type TransformersLoadSpec } from '../../workers/transformers-link';
 import { describeSource, parseRunConfig, webLlmIds, type Role } from '../lab/run-config';
+import type { TransformersStatus } from '../lab/transformers-host';
 import type { WebLlmStatus } from '../lab/webllm-host';
 import { buildCatalog, type CatalogEntry } from '../models/catalog';
 import type { ModelDetails, StoredModel } from '../models/model-cache';
@@ -35,6 +37,15 @@ export interface WebLlmState {
   status: WebLlmStatus;
   /** The load in progress, whoever started it. */
   progress: { modelIds: string[]; progress: WebLlmLoadProgress } | null;
+}
+
+/** The transformers.js worker as the page sees it (started only when a transformers.js choice is used). */
+export interface TransformersState {
+  state: 'off' | 'starting' | 'ready' | 'failed';
+  /** What it runs on (status.runtime: WebGPU, cross-origin isolation, wasm threads) and the models it holds. */
+  status: TransformersStatus;
+  /** The load in progress (bytes of the model's graph), whoever started it; `key` is its transformersKey. */
+  progress: { key: string; progress: TransformersLoadProgress } | null;
 }
 
 /** What the page knows about a run's self-play right now. */
@@ -83,6 +94,7 @@ class Lab {
   /** Models loaded in the worker, and the engine that holds them (with why it is not WebGPU, where it is not). */
   models = $state<{ engine: string; whyNotWebGpu: string | null; models: ModelSummary[]; apiKeys: string[] }>({ engine: '', whyNotWebGpu: null, models: [], apiKeys: [] });
   webllm = $state<WebLlmState>({ state: 'off', catalog: [], version: '', status: { attached: false, loaded: null }, progress: null });
+  transformers = $state<TransformersState>({ state: 'off', status: { attached: false, runtime: null, loaded: [] }, progress: null });
   /** Model files stored in this browser (both engines' caches); null until read. */
   stored = $state<StoredModel[] | null>(null);
   /** Exact sizes and support of web-llm models, fetched when a model is picked ('failed': offline, keep the estimate). */
@@ -105,6 +117,7 @@ class Lab {
   /** Which control each error shown beside one belongs to (see errorAt). */
   private errorPlaces = new WeakMap<LabError, string>();
   private webllmStart: Promise<boolean> | null = null;
+  private transformersStart: Promise<boolean> | null = null;
 
   constructor() {
     const worker = new Worker(new URL('../../workers/lab.worker.ts', import.meta.url), { type: 'module', name: 'lab' });
@@ -159,6 +172,50 @@ class Lab {
       }
     })();
     return this.webllmStart;
+  }
+
+  /**
+   * Starts the transformers.js worker (it loads ONNX Runtime, so only when a transformers.js
+   * choice is used) and connects it to the lab worker. Resolves false (with the error shown) where it cannot start.
+   */
+  ensureTransformers(): Promise<boolean> {
+    this.transformersStart ??= (async () => {
+      this.transformers.state = 'starting';
+      try {
+        const handle = startTransformersWorker();
+        handle.onCrash((e) => {
+          this.error = e;
+          this.transformers.state = 'failed';
+          this.transformersStart = null; // the next transformers.js choice starts a fresh worker
+          handle.terminate();
+        });
+        const port = handle.createPort();
+        // hello() fails at once where the worker's script does not load; the attach alone would wait.
+        const [, status] = await Promise.all([handle.hello(), this.client.call('transformers.attach', { port }, { transfer: [port] })]);
+        this.transformers.status = status;
+        this.transformers.state = 'ready';
+        return true;
+      } catch (e) {
+        this.showError(e);
+        this.transformers.state = 'failed';
+        this.transformersStart = null;
+        return false;
+      }
+    })();
+    return this.transformersStart;
+  }
+
+  /** Loads an ONNX model into transformers.js (a hub model downloads what is not cached; a picked folder comes with its files). */
+  async loadTransformers(spec: TransformersLoadSpec, at?: string): Promise<boolean> {
+    if (!(await this.ensureTransformers())) return false;
+    const r = await this.call('transformers.load', { spec }, { at });
+    if (r) this.transformers.status = r;
+    return r !== null;
+  }
+
+  async unloadTransformers(key: string): Promise<void> {
+    const r = await this.call('transformers.unload', { key });
+    if (r) this.transformers.status = r;
   }
 
   /** Loads web-llm models together (downloading what is missing; a broken download continues where it stopped). */
@@ -217,8 +274,8 @@ class Lab {
     return r !== null;
   }
 
-  /** A run whose roles use web-llm needs the web-llm worker before self-play or an evaluation. */
-  private async webLlmFor(runId: string): Promise<void> {
+  /** A run whose roles use web-llm or transformers.js needs their workers before self-play or an evaluation. */
+  private async workersFor(runId: string): Promise<void> {
     const run = this.runs?.find((r) => r.id === runId) ?? (await this.client.call('runs.get', { runId }).catch(() => null));
     if (!run) return;
     let config;
@@ -228,11 +285,12 @@ class Lab {
       return; // the worker reports a bad config itself
     }
     if (webLlmIds([config.models.actor, config.models.refiner]).length) await this.ensureWebLlm();
+    if (config.models.actor.kind === 'transformers' || config.models.refiner.kind === 'transformers') await this.ensureTransformers();
   }
 
   /** Any protocol method; on failure shows the error and resolves null. */
   async call<M extends Method>(method: M, params: Params<M>, opts: CallOptions = {}): Promise<Result<M> | null> {
-    if (method === 'selfplay.start' || method === 'eval.run' || method === 'train.start') await this.webLlmFor((params as Params<'eval.run'>).runId);
+    if (method === 'selfplay.start' || method === 'eval.run' || method === 'train.start') await this.workersFor((params as Params<'eval.run'>).runId);
     const run = async (onProgress?: (p: Progress) => void) =>
       this.client.call(method, params, {
         signal: opts.signal,
@@ -256,9 +314,10 @@ class Lab {
   async refreshModels(): Promise<void> {
     const m = await this.call('models.list', {});
     if (m) {
-      const { webllm, ...rest } = m;
+      const { webllm, transformers, ...rest } = m;
       this.models = rest;
       this.webllm.status = webllm;
+      this.transformers.status = transformers;
     }
   }
 
@@ -518,6 +577,14 @@ class Lab {
         this.webllm.status = ev.status;
         this.webllm.progress = null;
         void this.refreshStored();
+        break;
+      case 'transformers.progress':
+        this.transformers.progress = { key: ev.key, progress: ev.progress };
+        break;
+      case 'transformers.status':
+        this.transformers.status = ev.status;
+        this.transformers.progress = null;
+        void this.refreshStored(); // a hub model's files are in the lab's cache now
         break;
       case 'ready':
       case 'log':

@@ -70,7 +70,7 @@ describe('run config: web-llm roles', () => {
   it('reads, checks and describes a web-llm binding', () => {
     expect(checkBinding({ kind: 'webllm', model: ` ${ACTOR} ` }, 'actor')).toEqual(wl(ACTOR));
     expect(() => checkBinding({ kind: 'webllm', model: '' }, 'refiner')).toThrow(/refiner's model: pick one of web-llm's models/);
-    expect(() => checkBinding({ kind: 'mystery' }, 'actor')).toThrow(/lab engine, web-llm or OpenAI-compatible endpoint/);
+    expect(() => checkBinding({ kind: 'mystery' }, 'actor')).toThrow(/lab engine, web-llm, transformers.js or OpenAI-compatible endpoint/);
     expect(parseRunConfig({ models: { actor: wl(ACTOR), refiner: { kind: 'lab', model: { type: 'tiny', seed: 2 } } } }).models.actor).toEqual(wl(ACTOR));
     expect(describeBinding(wl(ACTOR))).toBe(`web-llm ${ACTOR}`);
     expect(webLlmIds([wl(ACTOR), { kind: 'lab', model: { type: 'tiny', seed: 1 } }, wl(ACTOR), wl(REFINER)])).toEqual([ACTOR, REFINER]);

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { tinyMlcFiles } from '../../../src/engine/tiny/tiny';
 import { buildCatalog } from '../../../src/models/catalog';
-import { WEBLLM_CONFIG_CACHE, WEBLLM_MODEL_CACHE, listCachedModels, listStoredModels, modelDetails, type CacheStorageWithKeys, type CacheWithKeys } from '../../../src/models/model-cache';
+import { WEBLLM_CONFIG_CACHE, WEBLLM_MODEL_CACHE, deleteStoredModel, listCachedModels, listStoredModels, modelDetails, type CacheStorageWithKeys, type CacheWithKeys } from '../../../src/models/model-cache';
+import { TRANSFORMERS_CACHE } from '../../../src/models/onnx-hub';
+import { LAB_MODEL_CACHE } from '../../../src/engine/load/fetch';
 
 /** Cache Storage in memory, with keys() as the panel lists it. */
 class MemoryCaches implements CacheStorageWithKeys {
@@ -102,5 +104,32 @@ describe('the Models panel\'s list', () => {
       ['Broken-q4f16_1-MLC', false],
       ['Odd-q4f16_1-MLC', false],
     ]);
+  });
+});
+
+describe('ONNX models for transformers.js', () => {
+  it('are rows with their dtypes and sizes, whichever cache holds them, and are deleted like the others', async () => {
+    const caches = new MemoryCaches();
+    const lab = await caches.open(LAB_MODEL_CACHE);
+    const tjs = await caches.open(TRANSFORMERS_CACHE);
+    const base = 'https://huggingface.co/onnx-community/SmolLM2-135M-Instruct-ONNX/resolve/main/';
+    const put = (cache: CacheWithKeys, url: string, n: number) => cache.put(url, new Response(new Uint8Array(n)));
+    // Read through hubSource into the lab's cache…
+    await put(lab, base + 'config.json', 100);
+    await put(lab, base + 'tokenizer.json', 2_000);
+    await put(lab, base + 'onnx/model_q4.onnx', 50_000);
+    // …or stored by transformers.js itself; and ONNX Runtime's own file there, which is no model.
+    await put(tjs, base + 'onnx/model_fp16.onnx', 70_000);
+    await put(tjs, base + 'onnx/model_fp16.onnx_data', 30_000);
+    const runtime = 'http://127.0.0.1:4173/assets/ort-wasm-simd-threaded.asyncify.wasm';
+    await put(tjs, runtime, 9_000);
+
+    const rows = await listStoredModels(null, caches);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ baseUrl: base, repo: 'onnx-community/SmolLM2-135M-Instruct-ONNX', revision: 'main', labFiles: 3, webllmFiles: 0, bytes: 152_100, onnxDtypes: ['q4', 'fp16'], problem: null });
+
+    expect(await deleteStoredModel(base, null, caches)).toEqual({ files: 5, models: [] });
+    expect(await listStoredModels(null, caches)).toEqual([]);
+    expect((await tjs.keys()).map((r) => r.url)).toEqual([runtime]);
   });
 });
