@@ -8,12 +8,12 @@ three IFEval constraints (lowercase, capitals, an end phrase, keywords to includ
 commas, double quotes, a <<title>>, a number of bullet points, a P.S.).
 
 It plays the three roles of SPaR. Its training data follow each constraint half the time, so
-the actor has something to improve (on held-out toy prompts, sampled, it follows about a quarter
-of them; greedy, about 41%); as the refiner it judges an answer with one line per constraint and a
+the actor has something to improve (on held-out toy prompts, sampled, it follows about a third
+of them; greedy, about 42%); as the refiner it judges an answer with one line per constraint and a
 \`Final Judgement\` (about 80% of verdicts right), and refines a failing answer between
-\`[[start]]\` and \`[[end]]\` (about 40% of refinements pass the checkers). It was meant to refine by
-a small edit, copying the rest; at this size and training budget it has not learned to copy, so
-its refinements are rewrites that keep the topic and fix the named constraint.
+\`[[start]]\` and \`[[end]]\` (about half of the refinements pass the checkers). It was meant to
+refine by a small edit, copying the rest; at this size and training budget it copies only in
+part, so a refinement fixes the named constraint and rewrites some of the rest.
 
 What it is not: a language model. It knows a few hundred words, one kind of task and ten kinds of
 constraint; outside the toy world it writes nonsense. It exists so that SPaR can be watched
