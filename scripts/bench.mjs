@@ -9,7 +9,8 @@
 // bench/results/<name>.json: --page profile (or --profile) is where a decode step's time goes,
 // --page train-profile is where a DPO step's forward and backward time goes, --page matmul-tiles
 // compares matmul tilings, --page toy-spar runs the SPaR experiment on SPaR-toy (about 15 minutes
-// a seed on two idle cores with SwiftShader, hours on a busy machine). BENCH_QUERY is passed as
+// a seed on two idle cores with SwiftShader, hours on a busy machine), --page engines puts the lab
+// engine and transformers.js (WebGPU, wasm) side by side on one model. BENCH_QUERY is passed as
 // the page's query string; BENCH_TIMEOUT_MIN sets how long a page may run (default 15 minutes,
 // or the page's PAGE_TIMEOUT_MIN).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
