@@ -26,7 +26,8 @@ import { LAB_MODEL_CACHE, hubSource, type CacheLike, type CacheStorageLike } fro
 import { readJson } from '../engine/load/files';
 import { MLC_CHAT_CONFIG, parseMlcChatConfig, parseTensorCache, type TensorCacheShard } from '../engine/load/mlc';
 import { hubRepoOf, type CatalogEntry, type LabSupport } from './catalog';
-import { TRANSFORMERS_CACHE, dtypeOfOnnxFile } from './onnx-hub';
+import { TRANSFORMERS_CACHE } from './onnx-hub';
+import { dtypeOfOnnxFile } from './onnx-files';
 
 export const WEBLLM_MODEL_CACHE = 'webllm/model';
 export const WEBLLM_CONFIG_CACHE = 'webllm/config';

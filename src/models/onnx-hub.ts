@@ -6,12 +6,11 @@
  * shows this next to the browser's free space, so "Qwen2.5-0.5B-Instruct, q4: 786 MB" is known
  * before the download starts.
  *
- * transformers.js (4.x) loads a causal LM's weights from onnx/model{suffix}.onnx, the suffix
- * naming the dtype (its DEFAULT_DTYPE_SUFFIX_MAPPING), plus external-data chunks
- * model{suffix}.onnx_data, …_data_1, … where config.json's transformers.js_config declares
- * use_external_data_format for that file. The lab reads those files through hubSource, which
- * keeps them in the lab's cache under their hub URL (…/resolve/<revision>/<path>, hubFileUrl's);
- * transformers.js's own cache keys them the same way. Files in either are already downloaded.
+ * transformers.js reads a dtype's graph and its declared external-data chunks (named as
+ * onnx-files.ts says); a variant whose chunks do not match the declaration is not offered. The
+ * lab reads those files through hubSource, which keeps them in the lab's cache under their hub
+ * URL (…/resolve/<revision>/<path>, hubFileUrl's); transformers.js's own cache keys them the same
+ * way. Files in either are already downloaded.
  *
  * Pure apart from fetch and the caches, both injectable for tests.
  */
@@ -19,25 +18,10 @@ import { LabError } from '../errors';
 import { HUB_ENDPOINT, LAB_MODEL_CACHE, hubFileUrl, type CacheLike } from '../engine/load/fetch';
 import { ONNX_DTYPES, type OnnxDtype } from '../lab/run-config';
 import { formatBytes } from '../format';
+import { declaredDataChunks, dtypeOfOnnxFile, isExternalDataOf } from './onnx-files';
 
 /** transformers.js's Cache API cache (env.cacheKey). */
 export const TRANSFORMERS_CACHE = 'transformers-cache';
-
-/** File-name suffix → transformers.js dtype (DEFAULT_DTYPE_SUFFIX_MAPPING, inverted). */
-const SUFFIX_DTYPES: Record<string, string> = {
-  '': 'fp32',
-  _fp16: 'fp16',
-  _quantized: 'q8',
-  _int8: 'int8',
-  _uint8: 'uint8',
-  _q4: 'q4',
-  _q4f16: 'q4f16',
-  _bnb4: 'bnb4',
-  _q2: 'q2',
-  _q2f16: 'q2f16',
-  _q1: 'q1',
-  _q1f16: 'q1f16',
-};
 
 /** Order in the list: the lab's dtypes first, largest to smallest, then the rest. */
 const DTYPE_ORDER = ['fp32', 'fp16', 'q8', 'q4', 'int8', 'uint8', 'q4f16', 'bnb4', 'q2', 'q2f16', 'q1', 'q1f16'];
@@ -119,32 +103,6 @@ export interface InspectOptions {
   /** Cache Storage, to tell what is downloaded already; null: do not look. Default: the browser's. */
   caches?: { open(name: string): Promise<CacheLike> } | null;
   signal?: AbortSignal;
-}
-
-/** "onnx/model_q4.onnx" → "q4"; null where it is not a causal LM's weight file transformers.js would pick. */
-export function dtypeOfOnnxFile(path: string): string | null {
-  const m = /^(?:.*\/)?model(_[a-z0-9]+)?\.onnx$/.exec(path);
-  if (!m) return null;
-  return SUFFIX_DTYPES[m[1] ?? ''] ?? null;
-}
-
-/** The suffix transformers.js puts in the file name of a dtype ("q8" → "_quantized"). */
-function suffixOf(dtype: string): string {
-  return Object.entries(SUFFIX_DTYPES).find(([, d]) => d === dtype)?.[0] ?? `_${dtype}`;
-}
-
-/** How many external-data chunks transformers.js fetches for a file (its resolveExternalDataFormat). */
-export function declaredDataChunks(config: unknown, fileName: string): number {
-  const tjs = (config as { 'transformers.js_config'?: { use_external_data_format?: unknown } } | null)?.['transformers.js_config'];
-  const v = tjs?.use_external_data_format;
-  if (!v) return 0;
-  if (typeof v === 'object') {
-    const byName = v as Record<string, unknown>;
-    if (Object.hasOwn(byName, fileName)) return Number(byName[fileName]);
-    if (Object.hasOwn(byName, 'model')) return Number(byName.model);
-    return 0;
-  }
-  return Number(v);
 }
 
 interface TreeEntry {
@@ -247,9 +205,9 @@ export async function inspectOnnxRepo(repo: string, opts: InspectOptions = {}): 
       others.push(e.path);
       continue;
     }
-    const data = onnx.filter((d) => d.path.startsWith(`${e.path}_data`) && /_data(?:_\d+)?$/.test(d.path)).map(fileOf);
+    const data = onnx.filter((d) => isExternalDataOf(e.path, d.path)).map(fileOf);
     const files = [fileOf(e), ...data];
-    const fileName = `model${suffixOf(dtype)}.onnx`;
+    const fileName = e.path.slice(e.path.lastIndexOf('/') + 1);
     const why = whyNot(dtype, { present: data.length, declared: declaredDataChunks(config, fileName), file: fileName });
     variants.push({
       dtype,

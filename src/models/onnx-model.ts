@@ -1,23 +1,12 @@
 /**
  * An ONNX causal LM's files as transformers.js v4 reads them, known without transformers.js (the
- * transformers.js worker loads with it; onnx-hub.ts inspects a hub repository before a download):
- * what config.json says (architecture, vocabulary, context, end-of-turn ids), the graph file of
- * each dtype the lab offers (onnx/model.onnx fp32, model_fp16.onnx, model_q4.onnx,
- * model_quantized.onnx q8) and its external data chunks (model_q4.onnx_data, …_data_1, … where
- * config.json's transformers.js_config declares them).
+ * transformers.js worker loads with it): what config.json says (architecture, vocabulary, context,
+ * end-of-turn ids) and the files of each dtype the lab offers (named as onnx-files.ts says).
  */
 import { LabError } from '../errors';
 import { readJson, type FileSource } from '../engine/load/files';
 import { ONNX_DTYPES, type OnnxDtype } from '../lab/run-config';
-import { declaredDataChunks } from './onnx-hub';
-
-/** The graph file transformers.js loads for each dtype. */
-export const ONNX_FILES: Record<OnnxDtype, string> = {
-  fp32: 'onnx/model.onnx',
-  fp16: 'onnx/model_fp16.onnx',
-  q4: 'onnx/model_q4.onnx',
-  q8: 'onnx/model_quantized.onnx',
-};
+import { onnxGraphFile, onnxWeightFiles } from './onnx-files';
 
 type Json = Record<string, unknown>;
 
@@ -48,19 +37,15 @@ export async function readOnnxConfig(source: FileSource): Promise<OnnxModelConfi
     vocabSize,
     contextLength: typeof context === 'number' ? context : null,
     eosTokenIds: [...new Set([...ids(field('eos_token_id')), ...ids(generation.eos_token_id)])],
-    files: (dtype) => {
-      const graph = ONNX_FILES[dtype];
-      const chunks = declaredDataChunks(config, graph.slice('onnx/'.length));
-      return [graph, ...Array.from({ length: chunks }, (_, i) => `${graph}_data${i === 0 ? '' : `_${i}`}`)];
-    },
+    files: (dtype) => onnxWeightFiles(config, dtype),
   };
 }
 
 /** Refuses a dtype the folder does not offer, naming those it does. */
 export async function requireDtype(source: FileSource, dtype: OnnxDtype): Promise<void> {
-  if (await source.exists(ONNX_FILES[dtype])) return;
+  if (await source.exists(onnxGraphFile(dtype))) return;
   const offered: OnnxDtype[] = [];
-  for (const d of ONNX_DTYPES) if (await source.exists(ONNX_FILES[d])) offered.push(d);
+  for (const d of ONNX_DTYPES) if (await source.exists(onnxGraphFile(d))) offered.push(d);
   const instead = offered.length ? `It offers ${offered.join(', ')}; choose one of those.` : 'It has no onnx/model*.onnx at all; choose an ONNX export (e.g. an onnx-community repository).';
-  throw new LabError('not-found', `${source.label} has no ${ONNX_FILES[dtype]} (${dtype} weights). ${instead}`);
+  throw new LabError('not-found', `${source.label} has no ${onnxGraphFile(dtype)} (${dtype} weights). ${instead}`);
 }

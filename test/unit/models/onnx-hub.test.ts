@@ -10,8 +10,6 @@ import {
   CAUSAL_LM_TYPES,
   SUGGESTED_ONNX_MODELS,
   TRANSFORMERS_CACHE,
-  declaredDataChunks,
-  dtypeOfOnnxFile,
   inspectOnnxRepo,
   preferredDtype,
   storageFit,
@@ -104,14 +102,6 @@ describe('inspecting an ONNX repository', () => {
     expect(r.variants.find((v) => v.dtype === 'q4')!.supported).toBe(true);
   });
 
-  it('counts external-data chunks the way transformers.js does', () => {
-    expect(declaredDataChunks({}, 'model.onnx')).toBe(0);
-    expect(declaredDataChunks({ 'transformers.js_config': { use_external_data_format: true } }, 'model_q4.onnx')).toBe(1);
-    expect(declaredDataChunks({ 'transformers.js_config': { use_external_data_format: { 'model_fp16.onnx': 2 } } }, 'model_fp16.onnx')).toBe(2);
-    expect(declaredDataChunks({ 'transformers.js_config': { use_external_data_format: { model: 3 } } }, 'model_q4.onnx')).toBe(3);
-    expect(declaredDataChunks({ 'transformers.js_config': { use_external_data_format: { 'model.onnx': 1 } } }, 'model_q4.onnx')).toBe(0);
-  });
-
   it('says clearly that an encoder cannot generate, without listing its onnx/ folder', async () => {
     const bert: FakeRepo = { config: { model_type: 'bert', architectures: ['BertModel'] }, root: [...SIDE, { type: 'directory', path: 'onnx', size: 0 }], onnx: [file('onnx/model.onnx', 90 * MB)] };
     const hub = fakeHub('Xenova/all-MiniLM-L6-v2', bert);
@@ -198,22 +188,6 @@ describe('what goes wrong, said so', () => {
 });
 
 describe('dtypes and the free space', () => {
-  it('maps file names to transformers.js dtypes', () => {
-    expect(['onnx/model.onnx', 'onnx/model_fp16.onnx', 'onnx/model_q4.onnx', 'onnx/model_quantized.onnx', 'onnx/model_int8.onnx', 'onnx/model_q4f16.onnx', 'onnx/model_uint8.onnx', 'onnx/model_bnb4.onnx'].map(dtypeOfOnnxFile)).toEqual([
-      'fp32',
-      'fp16',
-      'q4',
-      'q8',
-      'int8',
-      'q4f16',
-      'uint8',
-      'bnb4',
-    ]);
-    expect(dtypeOfOnnxFile('onnx/decoder_model_merged.onnx')).toBeNull();
-    expect(dtypeOfOnnxFile('onnx/model.onnx_data')).toBeNull();
-    expect(dtypeOfOnnxFile('onnx/model_weird.onnx')).toBeNull();
-  });
-
   it('preselects what runs best on the device', async () => {
     const r = await inspectOnnxRepo('o/q', { fetch: fakeHub('o/q', QWEN).fetch, ...none });
     expect(preferredDtype(r, 'wasm', false)).toBe('q8');

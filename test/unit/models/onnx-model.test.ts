@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { memorySource, type FileMap } from '../../../src/engine/load/files';
-import { ONNX_FILES, readOnnxConfig, requireDtype } from '../../../src/models/onnx-model';
+import { readOnnxConfig, requireDtype } from '../../../src/models/onnx-model';
+import { onnxGraphFile } from '../../../src/models/onnx-files';
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 const folder = (files: Record<string, unknown>): FileMap => Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v instanceof Uint8Array ? v : json(v)]));
@@ -32,7 +33,7 @@ describe('ONNX model files', () => {
   });
 
   it('refuses a dtype the folder does not offer, naming those it does', async () => {
-    const files = folder({ 'config.json': { vocab_size: 8 }, [ONNX_FILES.q4]: new Uint8Array(4), [ONNX_FILES.q8]: new Uint8Array(4) });
+    const files = folder({ 'config.json': { vocab_size: 8 }, [onnxGraphFile('q4')]: new Uint8Array(4), [onnxGraphFile('q8')]: new Uint8Array(4) });
     await expect(requireDtype(memorySource(files, 'hub x/y'), 'q4')).resolves.toBeUndefined();
     await expect(requireDtype(memorySource(files, 'hub x/y'), 'fp16')).rejects.toMatchObject({
       kind: 'not-found',
