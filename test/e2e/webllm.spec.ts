@@ -64,7 +64,11 @@ test('Setup offers web-llm models flagged for this GPU, in a picker that works f
   await expect(refiner.getByRole('option').first()).toHaveAttribute('data-model', F16);
   await expect(refiner.getByRole('option').first()).toContainText('f16 widened to f32');
   await weights.press('Enter');
-  await refiner.getByLabel('Hugging Face repository').check();
+  // The pick is saved with the run and comes back as the role's binding: the radio follows it, so
+  // click and wait for it rather than check() (which fails if the saved binding arrives a moment later).
+  await expect(refiner.locator(`[role="option"][data-model="${F16}"]`)).toHaveAttribute('aria-selected', 'true');
+  await refiner.getByLabel('Hugging Face repository').click();
+  await expect(refiner.getByLabel('Hugging Face repository')).toBeChecked();
   await expect(refiner.getByRole('textbox', { name: 'Repository' })).toHaveValue(`mlc-ai/${F16}`);
 
   // The choice is saved with the run.
